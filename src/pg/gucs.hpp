@@ -1,0 +1,10 @@
+// guarded_ddl.* settings. Policy settings are PGC_SUSET: an ordinary role
+// cannot switch the guard off unless a DBA grants SET on the parameter.
+#pragma once
+
+// Values of guarded_ddl.mode; the order matches guarded_ddl::Mode.
+enum GdMode { GD_MODE_OFF = 0, GD_MODE_WARN = 1, GD_MODE_ENFORCE = 2 };
+
+extern int gd_mode;
+
+void gd_define_gucs(void);

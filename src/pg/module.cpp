@@ -1,0 +1,25 @@
+// Library entry point. guarded_ddl must be in shared_preload_libraries: its
+// audit queue lives in shared memory and its hook must see every statement of
+// every session, not only of sessions that happened to load it.
+#include "pg/prelude.hpp"
+
+#include "pg/gucs.hpp"
+#include "pg/process_utility.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+PGDLLEXPORT void _PG_init(void);
+}
+
+void _PG_init(void) {
+    if (!process_shared_preload_libraries_in_progress)
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("guarded_ddl must be loaded via shared_preload_libraries"),
+                 errhint("Add guarded_ddl to shared_preload_libraries in postgresql.conf and "
+                         "restart the server.")));
+
+    gd_define_gucs();
+    gd_install_process_utility_hook();
+}

@@ -1,0 +1,3 @@
+#pragma once
+
+void gd_install_process_utility_hook(void);

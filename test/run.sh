@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, builds guarded_ddl both
+# ways, and runs every suite against throwaway PostgreSQL 15 servers that
+# preload it: GoogleTest (logic zone), pg_regress (sql/, expected/),
+# pg_isolation_regress (test/isolation) and TAP (test/t). Ends with one line
+# "N passed, N failed" summing all suites; exits non-zero on any failure.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+gd_install_deps
+gd_build
+[ -n "${GD_KEEP:-}" ] || trap gd_remove_sandbox EXIT
+gd_make_sandbox
+
+passed=0
+failed=0
+count() { # count PASSED FAILED SUITE
+    passed=$((passed + $1)); failed=$((failed + $2))
+    printf '%-10s %d passed, %d failed\n' "$3:" "$1" "$2" >>"$GD_WORK/summary"
+}
+show_failures() { # show_failures FILE...
+    local f
+    for f in "$@"; do [ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }; done
+}
+
+# Unit tests of the logic zone, through the CMake build (also proves it builds).
+gd_log "unit tests (GoogleTest via CMake)"
+cmake_dir="$GD_ROOT/build/cmake"
+if cmake -S "$GD_ROOT" -B "$cmake_dir" -DPG_CONFIG="$(gd_pg_config)" >"$GD_WORK/cmake.log" 2>&1 &&
+    cmake --build "$cmake_dir" -j"$(nproc)" >>"$GD_WORK/cmake.log" 2>&1; then
+    (cd "$cmake_dir" && ctest --output-on-failure) >"$GD_WORK/unit.log" 2>&1
+    total=$(sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' "$GD_WORK/unit.log")
+    bad=$(sed -n 's/.*, \([0-9]*\) tests failed out of.*/\1/p' "$GD_WORK/unit.log")
+    [ -n "$total" ] || { total=1; bad=1; }
+    count $((total - bad)) "$bad" unit
+    [ "$bad" -eq 0 ] || show_failures "$GD_WORK/unit.log"
+else
+    count 0 1 unit
+    show_failures "$GD_WORK/cmake.log"
+fi
+
+# pg_regress and pg_isolation_regress start their own throwaway instance
+# with guarded_ddl preloaded (test/preload.conf).
+count_pg_regress() { # count_pg_regress LOG SUITE
+    local ok bad
+    ok=$(grep -cE '\.\.\. ok' "$1")
+    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$1")
+    if ! grep -qE 'tests passed|tests failed|test passed|test failed' "$1"; then
+        bad=$((bad + 1)) # the run itself broke (initdb, server start, ...)
+    fi
+    count "$ok" "$bad" "$2"
+}
+
+gd_log "regression tests (pg_regress)"
+gd_as_user "$GD_PGXS/src/test/regress/pg_regress" \
+    --temp-instance="$GD_WORK/regress-instance" --temp-config="$GD_WORK/test/preload.conf" \
+    --bindir="$GD_BIN" --inputdir="$GD_WORK" --outputdir="$GD_WORK/regress" \
+    --dbname=contrib_regression $(make -s -C "$GD_ROOT" show-regress) >"$GD_WORK/regress.log" 2>&1
+count_pg_regress "$GD_WORK/regress.log" regress
+grep -qE '\.\.\. FAILED|\.\.\. failed' "$GD_WORK/regress.log" &&
+    show_failures "$GD_WORK/regress.log" "$GD_WORK/regress/regression.diffs"
+
+gd_log "isolation tests (pg_isolation_regress)"
+specs=$(cd "$GD_WORK/test/isolation/specs" && ls *.spec | sed 's/\.spec$//')
+gd_as_user "$GD_PGXS/src/test/isolation/pg_isolation_regress" \
+    --temp-instance="$GD_WORK/isolation-instance" --temp-config="$GD_WORK/test/preload.conf" \
+    --bindir="$GD_BIN" --inputdir="$GD_WORK/test/isolation" --outputdir="$GD_WORK/isolation" \
+    --dbname=isolation_regression $specs >"$GD_WORK/isolation.log" 2>&1
+count_pg_regress "$GD_WORK/isolation.log" isolation
+grep -qE '\.\.\. FAILED|\.\.\. failed' "$GD_WORK/isolation.log" &&
+    show_failures "$GD_WORK/isolation.log" "$GD_WORK/isolation/regression.diffs"
+
+gd_log "TAP tests (prove)"
+mkdir -p "$GD_WORK/tap" && chown --reference="$GD_WORK" "$GD_WORK/tap"
+gd_as_user env "PERL5LIB=$GD_PGXS/src/test/perl" "TESTDIR=$GD_WORK/tap" \
+    prove -v "$GD_WORK"/test/t/*.pl >"$GD_WORK/tap.log" 2>&1
+tap_ok=$(grep -cE '^ *ok [0-9]+' "$GD_WORK/tap.log")
+tap_bad=$(grep -cE '^ *not ok [0-9]+' "$GD_WORK/tap.log")
+grep -qE '^Result: PASS' "$GD_WORK/tap.log" || [ "$tap_bad" -gt 0 ] || tap_bad=1
+count "$tap_ok" "$tap_bad" tap
+grep -qE '^Result: PASS' "$GD_WORK/tap.log" ||
+    show_failures "$GD_WORK/tap.log" "$GD_WORK"/tap/tmp_check/log/regress_log_*
+
+cat "$GD_WORK/summary"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
