@@ -16,6 +16,4 @@ void gd_define_gucs(void) {
         "guarded_ddl.mode", "What guarded_ddl does with a dangerous DDL statement.",
         "enforce blocks it, warn lets it run with a WARNING, off disables the guard entirely.",
         &gd_mode, GD_MODE_ENFORCE, gd_mode_options, PGC_SUSET, 0, nullptr, nullptr, nullptr);
-
-    MarkGUCPrefixReserved("guarded_ddl");
 }

@@ -22,4 +22,8 @@ void _PG_init(void) {
 
     gd_define_gucs();
     gd_install_process_utility_hook();
+
+    // After every guarded_ddl.* variable is defined: from here on a
+    // misspelt guarded_ddl.* name is an error, not a silent placeholder.
+    MarkGUCPrefixReserved("guarded_ddl");
 }
