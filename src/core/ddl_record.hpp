@@ -32,7 +32,7 @@ struct LockRecord {
     bool granted;
     int32_t attempts;
     int64_t wait_us;
-    char relation[192]; // quoted, schema-qualified, captured before the statement ran
+    char relation[192]; // schema-qualified, quoted where needed, captured before the statement ran
     int32_t n_blockers;
     Blocker blockers[max_blockers_per_lock];
 };
@@ -42,7 +42,7 @@ enum class Outcome : int8_t { Allowed, Warned, Blocked, Approved, Failed };
 // How the statement ended and why; the audit log persists this.
 struct StatementRecord {
     int32_t nesting_level; // 0 = top level, > 0 inside a function or DO block
-    int64_t start_us;      // Unix epoch microseconds
+    int64_t start_us;      // PostgreSQL TimestampTz: microseconds since 2000-01-01 UTC
     int64_t duration_us;
     Outcome outcome;
     char sqlstate[6]; // empty unless the statement failed or was blocked

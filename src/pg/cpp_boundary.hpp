@@ -55,10 +55,13 @@ template <typename F> decltype(auto) pg_call(F &&f) {
     } else {
         static_assert(std::is_trivially_destructible_v<Result>,
                       "pg_call returns PostgreSQL values, not C++ objects");
+        // Written through a pointer so the value lives in memory, not in a
+        // register that the longjmp could clobber.
         Result result{};
+        Result *slot = &result;
         PG_TRY();
         {
-            result = f();
+            *slot = f();
         }
         PG_CATCH();
         {

@@ -7,4 +7,10 @@ enum GdMode { GD_MODE_OFF = 0, GD_MODE_WARN = 1, GD_MODE_ENFORCE = 2 };
 
 extern int gd_mode;
 
+// Lock guard (milliseconds, except lock_retries).
+extern int gd_lock_timeout_ms;
+extern int gd_lock_retry_delay_ms;
+extern int gd_lock_retries;
+extern int gd_lock_budget_ms;
+
 void gd_define_gucs(void);

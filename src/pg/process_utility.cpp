@@ -3,8 +3,17 @@
 #include "pg/prelude.hpp"
 
 #include "pg/gucs.hpp"
+#include "pg/lock_guard.hpp"
+#include "pg/lock_targets.hpp"
 #include "pg/process_utility.hpp"
 #include "pg/statement_filter.hpp"
+
+extern "C" {
+#include "storage/proc.h"
+#include "utils/timestamp.h"
+}
+
+using guarded_ddl::StatementRecord;
 
 static ProcessUtility_hook_type prev_process_utility_hook = nullptr;
 
@@ -28,6 +37,62 @@ static bool gd_should_inspect(PlannedStmt *pstmt, ProcessUtilityContext context)
     return gd_statement_is_guarded(pstmt->utilityStmt);
 }
 
+// Runs the statement with guarded_ddl's lock_timeout as a safety net for the
+// locks the guard did not take up front (indexes, TOAST, partitions, tables
+// created or referenced by the statement), and the session's own
+// lock_timeout back afterwards, error or not.
+static void gd_run_bounded(GD_PROCESS_UTILITY_PARAMS) {
+    Node *stmt = pstmt->utilityStmt;
+    int timeout_ms = gd_effective_lock_timeout_ms();
+    bool nontransactional = gd_statement_is_nontransactional(stmt);
+
+    // CREATE INDEX CONCURRENTLY and its kin later wait for old snapshots
+    // through the lock manager; a lock_timeout there would leave an invalid
+    // index behind. Their table lock was taken up front.
+    if (timeout_ms == 0 || (nontransactional && !gd_statement_locks_in_own_transactions(stmt))) {
+        gd_run_next(GD_PROCESS_UTILITY_ARGS);
+        return;
+    }
+
+    if (nontransactional) {
+        // VACUUM commits between tables, which would pop a GUC nesting level
+        // from under us: set the variable for the statement and put it back.
+        int saved = LockTimeout;
+        LockTimeout = timeout_ms;
+        PG_TRY();
+        {
+            gd_run_next(GD_PROCESS_UTILITY_ARGS);
+        }
+        PG_FINALLY();
+        {
+            LockTimeout = saved;
+        }
+        PG_END_TRY();
+        return;
+    }
+
+    // On error, transaction or subtransaction abort pops the level for us.
+    int nest_level = NewGUCNestLevel();
+    char value[32];
+    snprintf(value, sizeof value, "%d", timeout_ms);
+    (void)set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
+    gd_run_next(GD_PROCESS_UTILITY_ARGS);
+    AtEOXact_GUC(true, nest_level);
+}
+
+static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
+    Node *stmt = pstmt->utilityStmt;
+    auto *record = static_cast<StatementRecord *>(palloc0(sizeof(StatementRecord)));
+    record->nesting_level = gd_nesting_level;
+    record->start_us = GetCurrentTimestamp();
+    strlcpy(record->command_tag, GetCommandTagName(CreateCommandTag(stmt)),
+            sizeof record->command_tag);
+
+    gd_acquire_statement_locks(stmt, record);
+    gd_run_bounded(GD_PROCESS_UTILITY_ARGS);
+}
+
 static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
     if (!gd_should_inspect(pstmt, context)) {
         gd_run_next(GD_PROCESS_UTILITY_ARGS);
@@ -40,7 +105,7 @@ static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
     gd_nesting_level++;
     PG_TRY();
     {
-        gd_run_next(GD_PROCESS_UTILITY_ARGS);
+        gd_guard_statement(GD_PROCESS_UTILITY_ARGS);
     }
     PG_FINALLY();
     {

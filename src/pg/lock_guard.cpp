@@ -1,0 +1,298 @@
+#include "pg/lock_guard.hpp"
+
+#include "core/lock_failure.hpp"
+#include "core/retry_schedule.hpp"
+#include "pg/cpp_boundary.hpp"
+#include "pg/gucs.hpp"
+#include "pg/lock_blockers.hpp"
+#include "pg/lock_targets.hpp"
+#include "pg/report.hpp"
+
+extern "C" {
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "common/pg_prng.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "storage/proc.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+}
+
+using guarded_ddl::LockRecord;
+using guarded_ddl::StatementRecord;
+
+namespace {
+
+struct Resolved {
+    const RangeVar *name; // to check it still names relid once locked
+    Oid relid;
+    LOCKMODE mode;
+    bool held; // by this statement's current round
+    LockRecord *record;
+};
+
+int64 ms_since(TimestampTz start) { return (GetCurrentTimestamp() - start) / 1000; }
+
+bool may_lock(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
+    Oid user = GetUserId();
+    if (pg_class_ownercheck(relid, user))
+        return true;
+    AclMode needed;
+    switch (privilege) {
+    case GD_PRIV_TRUNCATE:
+        needed = ACL_TRUNCATE;
+        break;
+    case GD_PRIV_TRIGGER:
+        needed = ACL_TRIGGER;
+        break;
+    case GD_PRIV_REFERENCES:
+        needed = ACL_REFERENCES;
+        break;
+    case GD_PRIV_LOCK:
+        // The same privileges LOCK TABLE itself requires for each mode.
+        needed = ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
+        if (mode == AccessShareLock)
+            needed |= ACL_SELECT;
+        else if (mode == RowExclusiveLock)
+            needed |= ACL_INSERT;
+        break;
+    case GD_PRIV_MAINTAIN:
+        return pg_database_ownercheck(MyDatabaseId, user);
+    default:
+        return false;
+    }
+    return pg_class_aclcheck(relid, user, needed) == ACLCHECK_OK;
+}
+
+// Held in this mode, or in the one mode that leaves nothing to wait for.
+bool already_held(Oid relid, LOCKMODE mode) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+    return LockHeldByMe(&tag, mode) || LockHeldByMe(&tag, AccessExclusiveLock);
+}
+
+// Locks of ShareLock and above block other sessions' writes; sleeping while
+// holding one stalls them for the whole sleep. Only asked after a failed
+// attempt, so reading the shared lock table is affordable.
+bool holds_strong_locks(void) {
+    LockData *locks = GetLockStatusData();
+    bool strong = false;
+    for (int i = 0; i < locks->nelements && !strong; i++) {
+        const LockInstanceData *inst = &locks->locks[i];
+        strong = inst->pid == MyProcPid && inst->locktag.locktag_type == LOCKTAG_RELATION &&
+                 (inst->holdMask & ~(LOCKBIT_ON(ShareLock) - 1)) != 0;
+    }
+    pfree(locks->locks);
+    pfree(locks);
+    return strong;
+}
+
+LockRecord *add_record(StatementRecord *rec, Oid relid, LOCKMODE mode) {
+    if (rec->n_locks >= guarded_ddl::max_locks_per_statement)
+        return nullptr;
+    LockRecord *lr = &rec->locks[rec->n_locks++];
+    memset(lr, 0, sizeof *lr);
+    lr->relid = relid;
+    lr->lock_mode = mode;
+    char *nsp = get_namespace_name(get_rel_namespace(relid));
+    char *rel = get_rel_name(relid);
+    if (nsp != nullptr && rel != nullptr)
+        strlcpy(lr->relation, quote_qualified_identifier(nsp, rel), sizeof lr->relation);
+    return lr;
+}
+
+// Turns parse-tree names into relation OIDs the session may lock. Missing
+// relations, relations the session may not touch, its own temporary tables
+// and locks it already holds are left to PostgreSQL.
+int resolve_targets(Node *stmt, StatementRecord *rec, Resolved *out) {
+    GdLockTarget targets[guarded_ddl::max_locks_per_statement];
+    int ntargets = gd_collect_lock_targets(stmt, targets, guarded_ddl::max_locks_per_statement);
+    int n = 0;
+
+    for (int i = 0; i < ntargets; i++) {
+        const GdLockTarget &t = targets[i];
+        Oid relid = RangeVarGetRelidExtended(t.relation, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+        if (!OidIsValid(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
+            !may_lock(relid, t.privilege, t.mode))
+            continue;
+
+        if (t.table_mode_first != NoLock) {
+            Oid table = IndexGetRelation(relid, true);
+            if (OidIsValid(table) && !already_held(table, t.table_mode_first))
+                if (LockRecord *lr = add_record(rec, table, t.table_mode_first))
+                    out[n++] = Resolved{nullptr, table, t.table_mode_first, false, lr};
+        }
+        if (!already_held(relid, t.mode))
+            if (LockRecord *lr = add_record(rec, relid, t.mode))
+                out[n++] = Resolved{t.relation, relid, t.mode, false, lr};
+    }
+    return n;
+}
+
+// One queued attempt, bounded by timeout_ms, in an internal subtransaction so
+// that a lock timeout can be caught and the wait cleaned up: the PL/pgSQL
+// exception-block pattern. Any other error (cancel, statement_timeout,
+// deadlock) propagates unchanged.
+bool queued_attempt(Oid relid, LOCKMODE mode, int64 timeout_ms) {
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    volatile bool got = false;
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", static_cast<long long>(timeout_ms));
+
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        int nest_level = NewGUCNestLevel();
+        (void)set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
+        LockRelationOid(relid, mode);
+        AtEOXact_GUC(true, nest_level);
+        ReleaseCurrentSubTransaction(); // the lock moves to the caller's transaction
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        got = true;
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData *edata = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+            ReThrowError(edata);
+        FreeErrorData(edata);
+    }
+    PG_END_TRY();
+    return got;
+}
+
+void sleep_ms(int64 ms) {
+    TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
+    for (;;) {
+        long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+        if (remaining <= 0)
+            break;
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, remaining,
+                        PG_WAIT_EXTENSION);
+        ResetLatch(MyLatch);
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
+// After a lock is granted the name may point elsewhere: a concurrent rename
+// or drop committed while we waited. Then the lock is useless; PostgreSQL
+// resolves the name again itself.
+bool still_names(const Resolved &r) {
+    return r.name == nullptr ||
+           RangeVarGetRelidExtended(r.name, NoLock, RVR_MISSING_OK, nullptr, nullptr) == r.relid;
+}
+
+[[noreturn]] void report_failure(const LockRecord *lr, int64 elapsed_ms, int64 timeout_ms,
+                                 bool fail_fast) {
+    const char *mode_name = GetLockmodeName(DEFAULT_LOCKMETHOD, lr->lock_mode);
+    GdReport report = guarded_ddl::pg::invoke_cpp([&] {
+        return gd_report_from(
+            guarded_ddl::lock_failure_message({lr, mode_name, elapsed_ms, timeout_ms, fail_fast}));
+    });
+    gd_ereport(ERROR, ERRCODE_LOCK_NOT_AVAILABLE, report);
+    pg_unreachable();
+}
+
+void log_granted(const LockRecord *lr) {
+    const char *mode = GetLockmodeName(DEFAULT_LOCKMETHOD, lr->lock_mode);
+    if (lr->attempts == 1)
+        elog(DEBUG1, "guarded_ddl: %s on relation \"%s\" granted at once", mode, lr->relation);
+    else
+        elog(DEBUG1, "guarded_ddl: %s on relation \"%s\" granted after %d attempts, waited %lld ms",
+             mode, lr->relation, lr->attempts, static_cast<long long>(lr->wait_us / 1000));
+}
+
+} // namespace
+
+int gd_effective_lock_timeout_ms(void) {
+    if (gd_lock_timeout_ms == 0)
+        return 0;
+    return LockTimeout > 0 ? Min(LockTimeout, gd_lock_timeout_ms) : gd_lock_timeout_ms;
+}
+
+void gd_acquire_statement_locks(Node *stmt, StatementRecord *rec) {
+    int timeout_ms = gd_effective_lock_timeout_ms();
+    if (timeout_ms == 0 || gd_statement_locks_in_own_transactions(stmt))
+        return;
+
+    Resolved targets[guarded_ddl::max_locks_per_statement];
+    int n = resolve_targets(stmt, rec, targets);
+    if (n == 0)
+        return;
+
+    // A statement that commits internally cannot have a subtransaction of
+    // ours around its locks: it only gets try-locks.
+    bool queued_allowed = !gd_statement_is_nontransactional(stmt);
+    guarded_ddl::RetryPolicy policy{timeout_ms, gd_lock_retry_delay_ms, gd_lock_retries,
+                                    gd_lock_budget_ms, false};
+    TimestampTz start = GetCurrentTimestamp();
+
+    for (int round = 1;; round++) {
+        Resolved *failed = nullptr;
+        for (int i = 0; i < n && failed == nullptr; i++) {
+            Resolved &t = targets[i];
+            if (t.held)
+                continue;
+            t.record->attempts++;
+            bool got = round == 1 || !queued_allowed
+                           ? ConditionalLockRelationOid(t.relid, t.mode)
+                           : queued_attempt(t.relid, t.mode,
+                                            guarded_ddl::attempt_timeout_ms(policy, ms_since(start)));
+            if (got && !still_names(t)) {
+                UnlockRelationOid(t.relid, t.mode);
+                t.record->granted = false;
+                t.held = true; // nothing more to do for it: PostgreSQL takes over
+                continue;
+            }
+            if (!got) {
+                failed = &t;
+                break;
+            }
+            t.held = true;
+            t.record->granted = true;
+            t.record->wait_us = GetCurrentTimestamp() - start;
+        }
+        if (failed == nullptr)
+            break;
+
+        // Never sleep holding what this round took: others would queue
+        // behind it for the whole sleep.
+        for (int i = 0; i < n; i++)
+            if (targets[i].held && targets[i].record->granted) {
+                UnlockRelationOid(targets[i].relid, targets[i].mode);
+                targets[i].held = false;
+                targets[i].record->granted = false;
+            }
+
+        int64 elapsed_ms = ms_since(start);
+        if (gd_find_blockers(failed->relid, failed->mode, failed->record) > 0 &&
+            elapsed_ms >= DeadlockTimeout)
+            gd_cancel_autovacuum_blockers(failed->record);
+
+        policy.fail_fast = holds_strong_locks();
+        std::optional<int64_t> delay =
+            guarded_ddl::next_delay_ms(policy, round, elapsed_ms, pg_prng_double(&pg_global_prng_state));
+        if (!delay) {
+            failed->record->wait_us = GetCurrentTimestamp() - start;
+            report_failure(failed->record, ms_since(start), timeout_ms, policy.fail_fast);
+        }
+        sleep_ms(*delay);
+    }
+
+    for (int i = 0; i < n; i++)
+        if (targets[i].record->granted)
+            log_granted(targets[i].record);
+}
