@@ -21,8 +21,9 @@ inline constexpr const char *internal_error = "XX000";
 
 class Error : public std::runtime_error {
   public:
-    Error(const char *sqlstate, std::string message, std::string detail = {}, std::string hint = {})
-        : std::runtime_error(std::move(message)), sqlstate_(sqlstate), detail_(std::move(detail)),
+    Error(const char *sqlstate, const std::string &message, std::string detail = {},
+          std::string hint = {})
+        : std::runtime_error(message), sqlstate_(sqlstate), detail_(std::move(detail)),
           hint_(std::move(hint)) {}
 
     const char *sqlstate() const noexcept { return sqlstate_; }

@@ -35,8 +35,8 @@ void describe_current_exception(ExceptionReport &report) noexcept {
         std::snprintf(report.message, sizeof report.message, "guarded_ddl: internal error: %s",
                       e.what());
     } catch (...) {
-        fill(report, sqlstate::internal_error, "guarded_ddl: internal error: unknown exception",
-             "", "");
+        fill(report, sqlstate::internal_error, "guarded_ddl: internal error: unknown exception", "",
+             "");
     }
 }
 

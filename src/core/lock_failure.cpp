@@ -19,9 +19,9 @@ std::string describe_blocker(const Blocker &b) {
     // orphaned prepared transaction is a classic cause of stuck migrations.
     if (b.pid == 0)
         return "A prepared transaction holds a conflicting lock; see pg_prepared_xacts.";
-    std::string transaction = b.xact_age_ms >= 0
-                                  ? fmt::format("transaction open for {}", format_duration_ms(b.xact_age_ms))
-                                  : std::string("no transaction open");
+    std::string transaction = b.xact_age_ms >= 0 ? fmt::format("transaction open for {}",
+                                                               format_duration_ms(b.xact_age_ms))
+                                                 : std::string("no transaction open");
     return fmt::format("Process {} (role \"{}\", application \"{}\", state \"{}\", {}) holds a "
                        "conflicting lock; its current or last query: \"{}\".",
                        b.pid, b.role, b.application, b.state, transaction, b.query);
@@ -32,10 +32,10 @@ std::string describe_blocker(const Blocker &b) {
 Message lock_failure_message(const LockFailure &f) {
     const LockRecord &lock = *f.lock;
     Message m;
-    m.message = fmt::format("guarded_ddl: could not obtain {} on relation \"{}\" after {} {} in {}",
-                            f.lock_mode_name, lock.relation, lock.attempts,
-                            lock.attempts == 1 ? "attempt" : "attempts",
-                            format_duration_ms(f.elapsed_ms));
+    m.message =
+        fmt::format("guarded_ddl: could not obtain {} on relation \"{}\" after {} {} in {}",
+                    f.lock_mode_name, lock.relation, lock.attempts,
+                    lock.attempts == 1 ? "attempt" : "attempts", format_duration_ms(f.elapsed_ms));
 
     if (lock.n_blockers == 0) {
         m.detail = "No session held a conflicting lock at the last attempt; the lock was taken by "

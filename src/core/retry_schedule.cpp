@@ -28,7 +28,9 @@ std::optional<int64_t> next_delay_ms(const RetryPolicy &policy, int32_t attempts
     if (attempts_made >= attempt_limit(policy))
         return std::nullopt;
     const int64_t full = backoff_ms(policy, attempts_made);
-    const int64_t delay = full / 2 + static_cast<int64_t>(std::clamp(jitter, 0.0, 1.0) * (full - full / 2));
+    const int64_t lower = full / 2;
+    const auto spread = static_cast<double>(full - lower);
+    const int64_t delay = lower + static_cast<int64_t>(std::clamp(jitter, 0.0, 1.0) * spread);
     // A sleep that leaves no time for another attempt is pointless.
     if (elapsed_ms + delay >= policy.budget_ms)
         return std::nullopt;

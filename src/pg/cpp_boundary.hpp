@@ -36,42 +36,41 @@ class PgError final : public std::exception {
 [[noreturn]] void throw_pg_error(MemoryContext caller_context);
 [[noreturn]] void report_exception(const ExceptionReport &report);
 
+// Runs fn(arg) under PG_TRY. Returns false, with PostgreSQL's error state
+// still set, when fn raised an ERROR. Out of line so that no caller's locals
+// live in the frame that sigsetjmp returns to twice.
+bool run_catching_pg_error(void (*fn)(void *), void *arg);
+
 template <typename F> decltype(auto) pg_call(F &&f) {
     using Result = std::invoke_result_t<F>;
+    static_assert(std::is_void_v<Result> || std::is_trivially_destructible_v<Result>,
+                  "pg_call returns PostgreSQL values, not C++ objects");
+    struct Call {
+        F *f;
+        std::conditional_t<std::is_void_v<Result>, char, Result> result;
+        std::exception_ptr escaped; // f must not throw; if it does, do not lose it
+    } call{&f, {}, nullptr};
     MemoryContext caller_context = CurrentMemoryContext;
-    volatile bool failed = false;
-    if constexpr (std::is_void_v<Result>) {
-        PG_TRY();
-        {
-            f();
-        }
-        PG_CATCH();
-        {
-            failed = true;
-        }
-        PG_END_TRY();
-        if (failed)
-            throw_pg_error(caller_context);
-    } else {
-        static_assert(std::is_trivially_destructible_v<Result>,
-                      "pg_call returns PostgreSQL values, not C++ objects");
-        // Written through a pointer so the value lives in memory, not in a
-        // register that the longjmp could clobber.
-        Result result{};
-        Result *slot = &result;
-        PG_TRY();
-        {
-            *slot = f();
-        }
-        PG_CATCH();
-        {
-            failed = true;
-        }
-        PG_END_TRY();
-        if (failed)
-            throw_pg_error(caller_context);
-        return result;
-    }
+
+    bool ok = run_catching_pg_error(
+        [](void *arg) {
+            auto *c = static_cast<Call *>(arg);
+            try {
+                if constexpr (std::is_void_v<Result>)
+                    (*c->f)();
+                else
+                    c->result = (*c->f)();
+            } catch (...) {
+                c->escaped = std::current_exception();
+            }
+        },
+        &call);
+    if (!ok)
+        throw_pg_error(caller_context);
+    if (call.escaped)
+        std::rethrow_exception(call.escaped);
+    if constexpr (!std::is_void_v<Result>)
+        return call.result;
 }
 
 template <typename F> decltype(auto) invoke_cpp(F &&f) {

@@ -31,10 +31,9 @@ void gd_define_gucs(void) {
                             "after each further one.",
                             nullptr, &gd_lock_retry_delay_ms, 200, 1, 3600 * 1000, PGC_SUSET,
                             GUC_UNIT_MS, nullptr, nullptr, nullptr);
-    DefineCustomIntVariable("guarded_ddl.lock_retries",
-                            "Most lock attempts per relation before the statement fails.", nullptr,
-                            &gd_lock_retries, 30, 1, 100000, PGC_SUSET, 0, nullptr, nullptr,
-                            nullptr);
+    DefineCustomIntVariable(
+        "guarded_ddl.lock_retries", "Most lock attempts per relation before the statement fails.",
+        nullptr, &gd_lock_retries, 30, 1, 100000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
     DefineCustomIntVariable("guarded_ddl.lock_budget",
                             "Most time per relation spent on lock attempts and the sleeps "
                             "between them.",

@@ -58,8 +58,7 @@ void describe_session(int pid, guarded_ddl::Blocker *b) {
         strlcpy(b->application, be->st_appname, sizeof b->application);
         strlcpy(b->state, backend_state_name(be->st_state), sizeof b->state);
         if (be->st_xact_start_timestamp != 0)
-            b->xact_age_ms =
-                (GetCurrentTimestamp() - be->st_xact_start_timestamp) / 1000;
+            b->xact_age_ms = (GetCurrentTimestamp() - be->st_xact_start_timestamp) / 1000;
         char *query = pgstat_clip_activity(be->st_activity_raw);
         strlcpy(b->query, query, sizeof b->query);
         pfree(query);
@@ -77,9 +76,8 @@ int gd_find_blockers(Oid relid, LOCKMODE mode, guarded_ddl::LockRecord *lock) {
     for (int i = 0; i < locks->nelements && n < guarded_ddl::max_blockers_per_lock; i++) {
         LockInstanceData *inst = &locks->locks[i];
         if (inst->locktag.locktag_type != LOCKTAG_RELATION ||
-            inst->locktag.locktag_field1 != MyDatabaseId ||
-            inst->locktag.locktag_field2 != relid || inst->pid == MyProcPid ||
-            !holds_conflicting_mode(inst, mode))
+            inst->locktag.locktag_field1 != MyDatabaseId || inst->locktag.locktag_field2 != relid ||
+            inst->pid == MyProcPid || !holds_conflicting_mode(inst, mode))
             continue;
         bool seen = false;
         for (int j = 0; j < n; j++)

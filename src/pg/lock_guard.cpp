@@ -35,7 +35,9 @@ struct Resolved {
     LockRecord *record;
 };
 
-int64 ms_since(TimestampTz start) { return (GetCurrentTimestamp() - start) / 1000; }
+int64 ms_since(TimestampTz start) {
+    return (GetCurrentTimestamp() - start) / 1000;
+}
 
 bool may_lock(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
     Oid user = GetUserId();
@@ -247,10 +249,11 @@ void gd_acquire_statement_locks(Node *stmt, StatementRecord *rec) {
             if (t.held)
                 continue;
             t.record->attempts++;
-            bool got = round == 1 || !queued_allowed
-                           ? ConditionalLockRelationOid(t.relid, t.mode)
-                           : queued_attempt(t.relid, t.mode,
-                                            guarded_ddl::attempt_timeout_ms(policy, ms_since(start)));
+            bool got =
+                round == 1 || !queued_allowed
+                    ? ConditionalLockRelationOid(t.relid, t.mode)
+                    : queued_attempt(t.relid, t.mode,
+                                     guarded_ddl::attempt_timeout_ms(policy, ms_since(start)));
             if (got && !still_names(t)) {
                 UnlockRelationOid(t.relid, t.mode);
                 t.record->granted = false;
@@ -283,8 +286,8 @@ void gd_acquire_statement_locks(Node *stmt, StatementRecord *rec) {
             gd_cancel_autovacuum_blockers(failed->record);
 
         policy.fail_fast = holds_strong_locks();
-        std::optional<int64_t> delay =
-            guarded_ddl::next_delay_ms(policy, round, elapsed_ms, pg_prng_double(&pg_global_prng_state));
+        std::optional<int64_t> delay = guarded_ddl::next_delay_ms(
+            policy, round, elapsed_ms, pg_prng_double(&pg_global_prng_state));
         if (!delay) {
             failed->record->wait_us = GetCurrentTimestamp() - start;
             report_failure(failed->record, ms_since(start), timeout_ms, policy.fail_fast);

@@ -170,8 +170,8 @@ int gd_collect_lock_targets(Node *stmt, GdLockTarget *targets, int max) {
         break;
     case T_VacuumStmt: {
         auto *s = castNode(VacuumStmt, stmt);
-        LOCKMODE mode = s->is_vacuumcmd && vacuum_is_full(s) ? AccessExclusiveLock
-                                                              : ShareUpdateExclusiveLock;
+        LOCKMODE mode =
+            s->is_vacuumcmd && vacuum_is_full(s) ? AccessExclusiveLock : ShareUpdateExclusiveLock;
         foreach (lc, s->rels)
             c.add(castNode(VacuumRelation, lfirst(lc))->relation, mode, GD_PRIV_MAINTAIN);
         break;

@@ -60,13 +60,9 @@ static void gd_run_bounded(GD_PROCESS_UTILITY_PARAMS) {
         int saved = LockTimeout;
         LockTimeout = timeout_ms;
         PG_TRY();
-        {
-            gd_run_next(GD_PROCESS_UTILITY_ARGS);
-        }
+        { gd_run_next(GD_PROCESS_UTILITY_ARGS); }
         PG_FINALLY();
-        {
-            LockTimeout = saved;
-        }
+        { LockTimeout = saved; }
         PG_END_TRY();
         return;
     }
@@ -104,13 +100,9 @@ static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
 
     gd_nesting_level++;
     PG_TRY();
-    {
-        gd_guard_statement(GD_PROCESS_UTILITY_ARGS);
-    }
+    { gd_guard_statement(GD_PROCESS_UTILITY_ARGS); }
     PG_FINALLY();
-    {
-        gd_nesting_level--;
-    }
+    { gd_nesting_level--; }
     PG_END_TRY();
 }
 

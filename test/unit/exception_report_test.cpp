@@ -19,8 +19,8 @@ template <typename E> ExceptionReport report_for(E &&exception) {
 }
 
 TEST(ExceptionReport, KeepsSqlstateDetailAndHintOfGuardedDdlErrors) {
-    auto report = report_for(Error(sqlstate::invalid_parameter_value, "bad value", "The detail.",
-                                   "The hint."));
+    auto report = report_for(
+        Error(sqlstate::invalid_parameter_value, "bad value", "The detail.", "The hint."));
     EXPECT_STREQ(report.sqlstate, "22023");
     EXPECT_STREQ(report.message, "bad value");
     EXPECT_STREQ(report.detail, "The detail.");

@@ -5,11 +5,13 @@
 namespace guarded_ddl {
 namespace {
 
-RetryPolicy defaults() { return RetryPolicy{100, 200, 30, 60000, false}; }
+RetryPolicy defaults() {
+    return RetryPolicy{100, 200, 30, 60000, false};
+}
 
 TEST(RetrySchedule, DelayDoublesFromTheFirstDelayWithJitterInTheUpperHalf) {
     auto p = defaults();
-    EXPECT_EQ(next_delay_ms(p, 1, 0, 0.0), 100);  // [100, 200)
+    EXPECT_EQ(next_delay_ms(p, 1, 0, 0.0), 100); // [100, 200)
     EXPECT_EQ(next_delay_ms(p, 1, 0, 0.999), 199);
     EXPECT_EQ(next_delay_ms(p, 2, 0, 0.0), 200); // [200, 400)
     EXPECT_EQ(next_delay_ms(p, 3, 0, 0.0), 400); // [400, 800)

@@ -1,0 +1,317 @@
+#include "pg/change_prediction.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
+#include "commands/tablecmds.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
+#include "rewrite/rewriteHandler.h"
+#include "storage/lmgr.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+}
+
+#include <initializer_list>
+
+namespace {
+
+// The parser leaves DEFAULT, NOT NULL, identity and GENERATED in the
+// constraint list; PostgreSQL only moves them into place later, after our hook.
+struct ColumnFacts {
+    Node *raw_default;
+    bool not_null;
+    bool identity;
+    bool generated_stored;
+    bool serial;
+};
+
+bool is_serial_type(const TypeName *type) {
+    if (type->arrayBounds != NIL || list_length(type->names) > 2)
+        return false;
+    if (list_length(type->names) == 2 && strcmp(strVal(linitial(type->names)), "pg_catalog") != 0)
+        return false;
+    const char *name = strVal(llast(type->names));
+    for (const char *serial :
+         {"smallserial", "serial2", "serial", "serial4", "bigserial", "serial8"})
+        if (strcmp(name, serial) == 0)
+            return true;
+    return false;
+}
+
+ColumnFacts column_facts(const ColumnDef *column) {
+    ColumnFacts facts{column->raw_default, column->is_not_null, column->identity != '\0',
+                      column->generated == ATTRIBUTE_GENERATED_STORED,
+                      is_serial_type(column->typeName)};
+    ListCell *lc;
+    foreach (lc, column->constraints) {
+        auto *con = castNode(Constraint, lfirst(lc));
+        switch (con->contype) {
+        case CONSTR_DEFAULT:
+            facts.raw_default = con->raw_expr;
+            break;
+        case CONSTR_NOTNULL:
+        case CONSTR_PRIMARY:
+            facts.not_null = true;
+            break;
+        case CONSTR_IDENTITY:
+            facts.identity = true;
+            break;
+        case CONSTR_GENERATED:
+            facts.generated_stored = true;
+            break;
+        default:
+            break;
+        }
+    }
+    return facts;
+}
+
+// What StoreAttrDefault decides: a default that is volatile after planning
+// cannot be stored as the "missing" value, so every row must be written.
+bool default_is_volatile(Node *raw_default, Oid typid, int32 typmod) {
+    Node *expr;
+    if (raw_default != nullptr) {
+        ParseState *pstate = make_parsestate(nullptr);
+        expr = transformExpr(pstate, raw_default, EXPR_KIND_COLUMN_DEFAULT);
+        expr = coerce_to_target_type(pstate, expr, exprType(expr), typid, typmod,
+                                     COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+        if (expr == nullptr)
+            return false; // PostgreSQL reports the type mismatch itself
+        assign_expr_collations(pstate, expr);
+        free_parsestate(pstate);
+    } else {
+        expr = get_typdefault(typid); // a domain's own default
+        if (expr == nullptr)
+            return false;
+    }
+    return contain_volatile_functions(
+        reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(expr))));
+}
+
+// ATColumnChangeRequiresRewrite, on the planned conversion expression.
+bool conversion_rewrites(Node *expr, AttrNumber attnum) {
+    for (;;) {
+        if (IsA(expr, Var) && castNode(Var, expr)->varattno == attnum)
+            return false;
+        if (IsA(expr, RelabelType)) {
+            expr = reinterpret_cast<Node *>(castNode(RelabelType, expr)->arg);
+        } else if (IsA(expr, CoerceToDomain)) {
+            auto *d = castNode(CoerceToDomain, expr);
+            if (DomainHasConstraints(d->resulttype))
+                return true;
+            expr = reinterpret_cast<Node *>(d->arg);
+        } else if (IsA(expr, FuncExpr)) {
+            auto *f = castNode(FuncExpr, expr);
+            bool timestamp_switch =
+                f->funcid == F_TIMESTAMPTZ_TIMESTAMP || f->funcid == F_TIMESTAMP_TIMESTAMPTZ;
+            if (!timestamp_switch || TimestampTimestampTzRequiresRewrite())
+                return true;
+            expr = static_cast<Node *>(linitial(f->args));
+        } else {
+            return true;
+        }
+    }
+}
+
+// Calls fn on every CHECK constraint of relid (its pg_constraint row).
+template <typename F> void for_each_check(Oid relid, F fn) {
+    Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    SysScanDesc scan =
+        systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+        if (con->contype == CONSTRAINT_CHECK)
+            fn(pg_constraint, tuple, con);
+    }
+    systable_endscan(scan);
+    table_close(pg_constraint, AccessShareLock);
+}
+
+// A relation opened only if that needs no waiting: AccessShareLock taken
+// with a try-lock and released again after the analysis.
+Relation open_without_waiting(Oid relid, bool *locked) {
+    *locked = false;
+    if (!CheckRelationOidLockedByMe(relid, AccessShareLock, true)) {
+        if (!ConditionalLockRelationOid(relid, AccessShareLock))
+            return nullptr;
+        *locked = true;
+    }
+    return relation_open(relid, NoLock);
+}
+
+void close_after_analysis(Relation rel, bool locked) {
+    Oid relid = RelationGetRelid(rel);
+    relation_close(rel, NoLock);
+    if (locked)
+        UnlockRelationOid(relid, AccessShareLock);
+}
+
+} // namespace
+
+bool gd_add_column_rewrites(const ColumnDef *column) {
+    ColumnFacts facts = column_facts(column);
+    if (facts.identity || facts.generated_stored || facts.serial)
+        return true;
+    Oid typid;
+    int32 typmod;
+    typenameTypeIdAndMod(nullptr, column->typeName, &typid, &typmod);
+    return DomainHasConstraints(typid) || default_is_volatile(facts.raw_default, typid, typmod);
+}
+
+bool gd_add_column_scans(const ColumnDef *column) {
+    ColumnFacts facts = column_facts(column);
+    if (!facts.not_null || facts.raw_default != nullptr || facts.identity ||
+        facts.generated_stored || facts.serial)
+        return false;
+    Oid typid;
+    int32 typmod;
+    typenameTypeIdAndMod(nullptr, column->typeName, &typid, &typmod);
+    return get_typdefault(typid) == nullptr;
+}
+
+bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd) {
+    auto *def = castNode(ColumnDef, cmd->def);
+    if (def->raw_default != nullptr)
+        return true; // USING: assumed to compute new values
+
+    HeapTuple tuple = SearchSysCacheAttName(relid, cmd->name);
+    if (!HeapTupleIsValid(tuple))
+        return false; // PostgreSQL reports the missing column
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    Node *conversion = reinterpret_cast<Node *>(
+        makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+    AttrNumber attnum = att->attnum;
+    Oid source_type = att->atttypid;
+    ReleaseSysCache(tuple);
+
+    Oid target_type;
+    int32 target_typmod;
+    typenameTypeIdAndMod(nullptr, def->typeName, &target_type, &target_typmod);
+    ParseState *pstate = make_parsestate(nullptr);
+    conversion = coerce_to_target_type(pstate, conversion, source_type, target_type, target_typmod,
+                                       COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+    if (conversion == nullptr)
+        return false; // no automatic cast: PostgreSQL refuses the statement
+    assign_expr_collations(pstate, conversion);
+    free_parsestate(pstate);
+    // Planning lets the length-coercion support functions (varchar,
+    // numeric, ...) drop no-op conversions, exactly as PostgreSQL does.
+    conversion = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(conversion)));
+    return conversion_rewrites(conversion, attnum);
+}
+
+bool gd_column_has_checks(Oid relid, const char *column) {
+    AttrNumber attnum = get_attnum(relid, column);
+    bool found = false;
+    if (attnum == InvalidAttrNumber)
+        return false;
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint) {
+        bool isnull;
+        Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey,
+                                    RelationGetDescr(pg_constraint), &isnull);
+        if (isnull)
+            return;
+        ArrayType *keys = DatumGetArrayTypeP(conkey);
+        auto *attnums = reinterpret_cast<int16 *>(ARR_DATA_PTR(keys));
+        for (int i = 0; i < ARR_DIMS(keys)[0]; i++)
+            found = found || attnums[i] == attnum;
+    });
+    return found;
+}
+
+bool gd_not_null_proven(Oid relid, const char *column) {
+    HeapTuple tuple = SearchSysCacheAttName(relid, column);
+    if (!HeapTupleIsValid(tuple))
+        return true; // nothing to scan: PostgreSQL reports the missing column
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    if (att->attnotnull) {
+        ReleaseSysCache(tuple);
+        return true;
+    }
+    NullTest *test = makeNode(NullTest);
+    test->arg = reinterpret_cast<Expr *>(
+        makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+    test->nulltesttype = IS_NOT_NULL;
+    test->argisrow = false;
+    test->location = -1;
+    ReleaseSysCache(tuple);
+
+    // The same preparation ConstraintImpliedByRelConstraint gives them.
+    List *known = NIL;
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple con_tuple, Form_pg_constraint con) {
+        if (!con->convalidated)
+            return;
+        bool isnull;
+        Datum bin = heap_getattr(con_tuple, Anum_pg_constraint_conbin,
+                                 RelationGetDescr(pg_constraint), &isnull);
+        if (isnull)
+            return;
+        Node *expr = static_cast<Node *>(stringToNode(TextDatumGetCString(bin)));
+        expr = eval_const_expressions(nullptr, expr);
+        expr = reinterpret_cast<Node *>(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
+        known = list_concat(known, make_ands_implicit(reinterpret_cast<Expr *>(expr)));
+    });
+    return known != NIL && predicate_implied_by(list_make1(test), known, false);
+}
+
+bool gd_index_columns_not_null(Oid index_relid) {
+    HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index_relid));
+    if (!HeapTupleIsValid(tuple))
+        return true;
+    auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+    bool all_not_null = true;
+    for (int i = 0; i < index->indnkeyatts && all_not_null; i++) {
+        HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(index->indrelid),
+                                        Int16GetDatum(index->indkey.values[i]));
+        if (HeapTupleIsValid(att)) {
+            all_not_null = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att))->attnotnull;
+            ReleaseSysCache(att);
+        }
+    }
+    ReleaseSysCache(tuple);
+    return all_not_null;
+}
+
+bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBoundSpec *bound) {
+    bool parent_locked, partition_locked;
+    Relation parent = open_without_waiting(parent_relid, &parent_locked);
+    if (parent == nullptr)
+        return false;
+    Relation partition = open_without_waiting(partition_relid, &partition_locked);
+    if (partition == nullptr) {
+        close_after_analysis(parent, parent_locked);
+        return false;
+    }
+
+    ParseState *pstate = make_parsestate(nullptr);
+    PartitionBoundSpec *cooked = transformPartitionBound(pstate, parent, bound);
+    List *qual = get_qual_from_partbound(parent, cooked);
+    qual = map_partition_varattnos(qual, 1, partition, parent);
+    bool implied = PartConstraintImpliedByRelConstraint(partition, qual);
+    free_parsestate(pstate);
+
+    close_after_analysis(partition, partition_locked);
+    close_after_analysis(parent, parent_locked);
+    return implied;
+}

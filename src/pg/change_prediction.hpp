@@ -1,0 +1,37 @@
+// What PostgreSQL 15 will actually do for one ALTER TABLE subcommand, decided
+// the way PostgreSQL decides it (ATExecAddColumn, ATPrepAlterColumnType,
+// NotNullImpliedByRelConstraints, ATExecAttachPartition), from the catalogs,
+// without taking any lock that could wait.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+// ADD COLUMN rewrites the table when the default is volatile (after
+// planning), the column is identity or stored generated, or its type is a
+// domain with constraints.
+bool gd_add_column_rewrites(const ColumnDef *column);
+
+// ADD COLUMN ... NOT NULL with no default at all scans for (and fails on)
+// existing rows.
+bool gd_add_column_scans(const ColumnDef *column);
+
+// ALTER COLUMN ... TYPE: true unless the conversion is binary coercible
+// after simplification (varchar(n) -> varchar(m >= n) or text, numeric
+// precision increase, unconstrained domain, timestamp <-> timestamptz when
+// the session TimeZone is UTC). A USING clause is assumed to rewrite.
+bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd);
+
+// The column takes part in a CHECK constraint, which a type change revalidates.
+bool gd_column_has_checks(Oid relid, const char *column);
+
+// SET NOT NULL skips its scan when valid CHECK constraints prove the column
+// is never null, or when it already is NOT NULL.
+bool gd_not_null_proven(Oid relid, const char *column);
+
+// The columns of an index that PRIMARY KEY USING INDEX would have to mark
+// NOT NULL (scanning the table) are already NOT NULL.
+bool gd_index_columns_not_null(Oid index_relid);
+
+// ATTACH PARTITION skips the scan of the new partition when its constraints
+// imply the partition bound. False when that cannot be known without waiting.
+bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBoundSpec *bound);

@@ -1,0 +1,113 @@
+#include "pg/relation_size.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
+#include "common/relpath.h"
+#include "storage/fd.h"
+#include "utils/fmgroids.h"
+#include "utils/relmapper.h"
+#include "utils/syscache.h"
+}
+
+#include <sys/stat.h>
+
+namespace {
+
+int64 fork_bytes(const RelFileNode &node, ForkNumber fork) {
+    char *base = relpathbackend(node, InvalidBackendId, fork);
+    int64 total = 0;
+    for (unsigned segment = 0;; segment++) {
+        char path[MAXPGPATH];
+        if (segment == 0)
+            snprintf(path, sizeof path, "%s", base);
+        else
+            snprintf(path, sizeof path, "%s.%u", base, segment);
+        struct stat st;
+        if (stat(path, &st) != 0)
+            break; // no such segment: the fork ends here
+        total += st.st_size;
+    }
+    pfree(base);
+    return total;
+}
+
+// A permanent or unlogged relation's files, all forks.
+int64 files_bytes(Form_pg_class rel, Oid relid) {
+    if (rel->relpersistence == RELPERSISTENCE_TEMP)
+        return 0; // other backends' temp files are not ours to read
+    RelFileNode node;
+    node.spcNode = OidIsValid(rel->reltablespace) ? rel->reltablespace : MyDatabaseTableSpace;
+    node.dbNode = rel->relisshared ? InvalidOid : MyDatabaseId;
+    node.relNode = OidIsValid(rel->relfilenode) ? rel->relfilenode
+                                                : RelationMapOidToFilenode(relid, rel->relisshared);
+    if (!OidIsValid(node.relNode))
+        return 0;
+    int64 total = 0;
+    for (int fork = 0; fork <= MAX_FORKNUM; fork++)
+        total += fork_bytes(node, static_cast<ForkNumber>(fork));
+    return total;
+}
+
+int64 class_bytes(Oid relid, Oid *toast, double *rows) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return 0;
+    auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    int64 bytes = files_bytes(rel, relid);
+    if (toast != nullptr)
+        *toast = rel->reltoastrelid;
+    if (rows != nullptr)
+        *rows = rel->reltuples;
+    ReleaseSysCache(tuple);
+    return bytes;
+}
+
+int64 index_bytes(Oid table) {
+    int64 total = 0;
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(table));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+        total += class_bytes(reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indexrelid, nullptr,
+                             nullptr);
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+    return total;
+}
+
+// One table's heap, TOAST and indexes; adds to *rows when analyzed.
+int64 table_bytes(Oid relid, double *rows) {
+    Oid toast = InvalidOid;
+    double reltuples = -1;
+    int64 total = class_bytes(relid, &toast, &reltuples) + index_bytes(relid);
+    if (OidIsValid(toast))
+        total += class_bytes(toast, nullptr, nullptr) + index_bytes(toast);
+    if (reltuples >= 0)
+        *rows = (*rows < 0 ? 0 : *rows) + reltuples;
+    return total;
+}
+
+} // namespace
+
+GdRelationSize gd_relation_size(Oid relid) {
+    GdRelationSize size{0, -1};
+    // NoLock: the partition list may change under us, and that is fine for
+    // an estimate; waiting for a lock here is not.
+    List *members = get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE
+                        ? find_all_inheritors(relid, NoLock, nullptr)
+                        : list_make1_oid(relid);
+    ListCell *lc;
+    foreach (lc, members)
+        size.bytes += table_bytes(lfirst_oid(lc), &size.rows);
+    list_free(members);
+    return size;
+}
