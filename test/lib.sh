@@ -77,3 +77,27 @@ gd_as_user() {
         (cd "$GD_WORK" && "${env[@]}" "$@")
     fi
 }
+
+# A throwaway server in the sandbox with guarded_ddl preloaded (or not, with
+# GD_PRELOAD=''), on a Unix socket only. Sets GD_DATA, GD_PORT, GD_SOCKET.
+gd_start_server() {
+    local name=${1:-server} preload=${GD_PRELOAD-guarded_ddl}
+    GD_DATA="$GD_WORK/pgdata-$name"
+    GD_SOCKET="$GD_WORK"
+    GD_PORT=$((54000 + RANDOM % 1000))
+    gd_as_user initdb -D "$GD_DATA" -A trust -U postgres --no-sync >"$GD_WORK/$name-initdb.log" 2>&1 ||
+        gd_die "initdb failed (see $GD_WORK/$name-initdb.log)"
+    cat >>"$GD_DATA/postgresql.conf" <<CONF
+shared_preload_libraries = '$preload'
+port = $GD_PORT
+listen_addresses = ''
+unix_socket_directories = '$GD_SOCKET'
+fsync = off
+CONF
+    gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w start >/dev/null ||
+        gd_die "the server did not start (see $GD_DATA/server.log)"
+}
+
+gd_stop_server() { [ -n "${GD_DATA:-}" ] && gd_as_user pg_ctl -D "$GD_DATA" -m fast -w stop >/dev/null 2>&1; true; }
+
+gd_psql() { gd_as_user psql -X -h "$GD_SOCKET" -p "$GD_PORT" -U postgres "$@"; }

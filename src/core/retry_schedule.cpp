@@ -13,7 +13,7 @@ int32_t attempt_limit(const RetryPolicy &policy) {
 
 int64_t backoff_ms(const RetryPolicy &policy, int32_t attempts_made) {
     const int64_t first = std::max<int64_t>(policy.first_delay_ms, 1);
-    const int64_t cap = first * max_backoff_factor;
+    const int64_t cap = std::max(first, max_backoff_ms);
     int64_t delay = first;
     for (int32_t i = 1; i < attempts_made && delay < cap; i++)
         delay *= 2;

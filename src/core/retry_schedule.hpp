@@ -21,8 +21,10 @@ struct RetryPolicy {
 // Quick attempts only when sleeping would keep strong locks held.
 inline constexpr int32_t fail_fast_max_attempts = 3;
 inline constexpr int64_t fail_fast_max_delay_ms = 20;
-// Exponential growth stops at this multiple of the first delay.
-inline constexpr int64_t max_backoff_factor = 16;
+// Exponential growth stops here (or at the first delay, if that is longer):
+// a sleep is how late the statement may be once the blocker is gone, and a
+// migration should get its lock within a second of that.
+inline constexpr int64_t max_backoff_ms = 800;
 
 // How long to sleep before attempt number attempts_made + 1, or nothing when
 // the attempts or the budget are used up. jitter is uniform in [0, 1): the

@@ -19,10 +19,17 @@ TEST(RetrySchedule, DelayDoublesFromTheFirstDelayWithJitterInTheUpperHalf) {
 
 TEST(RetrySchedule, GrowthStopsAtTheCap) {
     auto p = defaults();
-    const int64_t cap = p.first_delay_ms * max_backoff_factor;
+    const int64_t cap = max_backoff_ms;
     EXPECT_EQ(next_delay_ms(p, 20, 0, 0.0), cap / 2);
     EXPECT_EQ(next_delay_ms(p, 29, 0, 0.0), cap / 2);
     EXPECT_LT(*next_delay_ms(p, 29, 0, 0.999), cap);
+}
+
+TEST(RetrySchedule, AFirstDelayLongerThanTheCapIsKept) {
+    auto p = defaults();
+    p.first_delay_ms = 5000;
+    EXPECT_EQ(next_delay_ms(p, 1, 0, 0.0), 2500);
+    EXPECT_EQ(next_delay_ms(p, 9, 0, 0.0), 2500);
 }
 
 TEST(RetrySchedule, NeverRetriesWithoutSleeping) {

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The main job: a throwaway PostgreSQL 15 with guarded_ddl preloaded, a demo
+# database shaped like a production one (a users table large enough to count
+# as large, orders referencing it), and a migration walked through
+# guarded_ddl, printing every statement and the server's answer.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+
+gd_install_deps
+gd_build
+cleanup() {
+    gd_stop_server
+    gd_remove_sandbox
+}
+trap cleanup EXIT
+gd_make_sandbox
+gd_start_server demo
+
+gd_log "loading the demo schema (users, orders)"
+gd_psql -q -d postgres -v ON_ERROR_STOP=1 -f "$GD_WORK/demo/schema.sql"
+
+gd_log "walking through the migration"
+# PGHOST/PGPORT let the walkthrough start its own blocking sessions with \!.
+gd_as_user env PGHOST="$GD_SOCKET" PGPORT="$GD_PORT" PGUSER=postgres PGDATABASE=postgres \
+    psql -X --echo-queries -v ON_ERROR_STOP=0 -f "$GD_WORK/demo/walkthrough.sql" 2>&1

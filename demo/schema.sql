@@ -1,0 +1,28 @@
+-- A production-shaped schema: users is large enough to count as large with
+-- the default thresholds (guarded_ddl.large_table_rows = 100000).
+CREATE EXTENSION guarded_ddl;
+
+CREATE TABLE users (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name text NOT NULL,
+    email text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO users (name, email)
+SELECT 'User ' || i || ' Example', 'user' || i || '@example.com'
+  FROM generate_series(1, 300000) AS i;
+CREATE UNIQUE INDEX users_email ON users (email);
+
+CREATE TABLE orders (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    user_id bigint NOT NULL,
+    total numeric(10, 2) NOT NULL,
+    placed_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO orders (user_id, total)
+SELECT 1 + (i::bigint * 7919) % 300000, (i % 500) + 0.99
+  FROM generate_series(1, 300000) AS i;
+VACUUM ANALYZE users, orders;
+
+SELECT relname, pg_size_pretty(pg_total_relation_size(oid)) AS size, reltuples::bigint AS rows
+  FROM pg_class WHERE relname IN ('users', 'orders') ORDER BY 1;
