@@ -1,0 +1,113 @@
+#include "core/form_classifier.hpp"
+
+namespace guarded_ddl {
+
+namespace {
+
+Classification safe(Effect effect = Effect::Metadata) {
+    return {effect, std::nullopt};
+}
+
+Classification fires(RuleId id) {
+    return {rule(id).effect, id};
+}
+
+Classification add_column(const Facts &f) {
+    if (f.rewrites)
+        return fires(f.generated ? RuleId::AddColumnGenerated : RuleId::AddColumnVolatileDefault);
+    if (f.scans)
+        return fires(RuleId::AddColumnNotNull);
+    return safe();
+}
+
+Classification alter_column_type(const Facts &f) {
+    if (f.rewrites)
+        return fires(RuleId::AlterColumnTypeRewrite);
+    if (f.column_has_checks)
+        return fires(RuleId::AlterColumnTypeCheckScan);
+    return safe();
+}
+
+Classification add_unique(const Facts &f) {
+    if (!f.using_index)
+        return fires(RuleId::AddUniqueConstraint);
+    if (!f.proven)
+        return fires(RuleId::PrimaryKeyUsingNullableIndex);
+    return safe();
+}
+
+Classification attach_partition(const Facts &f) {
+    // The DEFAULT partition is scanned for rows of the new bound whatever
+    // constraints the new partition has.
+    if (!f.proven || f.default_partition)
+        return fires(RuleId::AttachPartitionScan);
+    return safe();
+}
+
+} // namespace
+
+Classification classify(const Facts &f) {
+    switch (f.form) {
+    case Form::Other:
+        return safe();
+    case Form::AddColumn:
+        return add_column(f);
+    case Form::AlterColumnType:
+        return alter_column_type(f);
+    case Form::SetNotNull:
+        return f.proven ? safe() : fires(RuleId::SetNotNullScan);
+    case Form::AddCheck:
+        return f.not_valid ? safe() : fires(RuleId::AddCheckConstraint);
+    case Form::AddForeignKey:
+        return f.not_valid ? safe() : fires(RuleId::AddForeignKey);
+    case Form::AddUnique:
+        return add_unique(f);
+    case Form::AddExclusion:
+        return fires(RuleId::AddExclusionConstraint);
+    case Form::ValidateConstraint:
+        // Under SHARE UPDATE EXCLUSIVE a validating scan blocks nobody's
+        // reads or writes: that is the safe recipe's second step.
+        return f.holds_strong_lock ? fires(RuleId::ValidateUnderStrongLock) : safe(Effect::Scan);
+    case Form::DropColumn:
+        return fires(RuleId::DropColumn);
+    case Form::SetTablespace:
+        return fires(RuleId::SetTablespace);
+    case Form::SetLoggedUnlogged:
+        return fires(RuleId::SetLoggedUnlogged);
+    case Form::SetAccessMethod:
+        return fires(RuleId::SetAccessMethod);
+    case Form::AttachPartition:
+        return attach_partition(f);
+    case Form::DetachPartition:
+        return f.concurrent ? safe() : fires(RuleId::DetachPartition);
+    case Form::CreateIndex:
+        if (f.only)
+            return safe(); // ON ONLY builds nothing
+        return f.concurrent ? safe(Effect::IndexBuild) : fires(RuleId::CreateIndex);
+    case Form::DropIndex:
+        return f.concurrent ? safe() : fires(RuleId::DropIndex);
+    case Form::Reindex:
+        return f.concurrent ? safe(Effect::IndexBuild) : fires(RuleId::Reindex);
+    case Form::VacuumFull:
+        return fires(RuleId::VacuumFull);
+    case Form::Cluster:
+        return fires(RuleId::Cluster);
+    case Form::RefreshMaterializedView:
+        return f.concurrent ? safe(Effect::Rewrite) : fires(RuleId::RefreshMaterializedView);
+    case Form::DropTable:
+        return fires(RuleId::DropTable);
+    case Form::Truncate:
+        return fires(RuleId::Truncate);
+    case Form::RenameColumn:
+        return fires(RuleId::RenameColumn);
+    case Form::RenameTable:
+        return fires(RuleId::RenameTable);
+    case Form::SetSchema:
+        return fires(RuleId::SetSchema);
+    case Form::AlterDomainAddConstraint:
+        return f.not_valid ? safe() : fires(RuleId::AlterDomainAddConstraint);
+    }
+    return safe();
+}
+
+} // namespace guarded_ddl
