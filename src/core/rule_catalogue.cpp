@@ -92,7 +92,7 @@ constexpr std::array<Rule, rule_count> catalogue{{
      "1. DROP INDEX CONCURRENTLY {index}, outside a transaction block."},
     {RuleId::Reindex, "reindex",
      "REINDEX without CONCURRENTLY blocks writes (and reads through the index) for the whole build",
-     "SHARE on the table, ACCESS EXCLUSIVE on the index", Effect::IndexBuild, "build an index on",
+     "SHARE", Effect::IndexBuild, "build an index on",
      "1. REINDEX ... CONCURRENTLY, outside a transaction block."},
     {RuleId::VacuumFull, "vacuum_full",
      "VACUUM FULL rewrites the table under ACCESS EXCLUSIVE",
@@ -121,7 +121,7 @@ constexpr std::array<Rule, rule_count> catalogue{{
      "3. Swap the tables in a short transaction."},
     {RuleId::AttachPartitionScan, "attach_partition_scan",
      "ATTACH PARTITION scans the new partition (and the DEFAULT partition) unless a constraint implies the bound",
-     "SHARE UPDATE EXCLUSIVE on the parent, ACCESS EXCLUSIVE on the partition", Effect::Scan, "scan",
+     ael, Effect::Scan, "scan",
      "1. On the table to attach: ALTER TABLE ... ADD CONSTRAINT ... CHECK (<the partition bound>) NOT VALID. "
      "2. ALTER TABLE ... VALIDATE CONSTRAINT ... in a separate transaction. "
      "3. ALTER TABLE {table} ATTACH PARTITION ... (no scan: the constraint implies the bound). "
@@ -167,7 +167,7 @@ constexpr std::array<Rule, rule_count> catalogue{{
      "3. Drop the compatibility view in a later release."},
     {RuleId::AlterDomainAddConstraint, "alter_domain_add_constraint",
      "ALTER DOMAIN ... ADD CONSTRAINT scans every column that uses the domain",
-     "SHARE on every table using the domain", Effect::Scan, "scan",
+     "SHARE", Effect::Scan, "scan",
      "1. Add the constraint NOT VALID: ALTER DOMAIN ... ADD CONSTRAINT ... CHECK (...) NOT VALID. "
      "2. ALTER DOMAIN ... VALIDATE CONSTRAINT ... in a separate transaction, or use CHECK constraints on the columns with the NOT VALID recipe."},
     {RuleId::RefreshMaterializedView, "refresh_materialized_view",

@@ -179,6 +179,11 @@ bool gd_add_column_rewrites(const ColumnDef *column) {
     return DomainHasConstraints(typid) || default_is_volatile(facts.raw_default, typid, typmod);
 }
 
+bool gd_add_column_generates(const ColumnDef *column) {
+    ColumnFacts facts = column_facts(column);
+    return facts.identity || facts.generated_stored || facts.serial;
+}
+
 bool gd_add_column_scans(const ColumnDef *column) {
     ColumnFacts facts = column_facts(column);
     if (!facts.not_null || facts.raw_default != nullptr || facts.identity ||

@@ -11,6 +11,10 @@
 // domain with constraints.
 bool gd_add_column_rewrites(const ColumnDef *column);
 
+// The column is serial, identity or GENERATED ... STORED: the values come
+// from a sequence or an expression, not from a default.
+bool gd_add_column_generates(const ColumnDef *column);
+
 // ADD COLUMN ... NOT NULL with no default at all scans for (and fails on)
 // existing rows.
 bool gd_add_column_scans(const ColumnDef *column);

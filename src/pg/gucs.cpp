@@ -2,11 +2,56 @@
 
 #include "pg/gucs.hpp"
 
+#include "core/exception_report.hpp"
+
 int gd_mode = GD_MODE_ENFORCE;
 int gd_lock_timeout_ms = 100;
 int gd_lock_retry_delay_ms = 200;
 int gd_lock_retries = 30;
 int gd_lock_budget_ms = 60000;
+int gd_large_table_size_kb = 10 * 1024;
+int gd_large_table_rows = 100000;
+
+static char *gd_rules_text = nullptr;
+static guarded_ddl::RuleOverrides gd_current_overrides{};
+
+const guarded_ddl::RuleOverrides &gd_rule_overrides(void) {
+    return gd_current_overrides;
+}
+
+// Parsing happens in the check hook, so a bad value is refused before it is
+// set; the parsed overrides travel to the assign hook as the GUC's "extra".
+// A check hook must not ereport(ERROR): the logic zone's exception becomes
+// the GUC error report instead.
+static bool gd_check_rules(char **newval, void **extra, GucSource) {
+    guarded_ddl::ExceptionReport report;
+    try {
+        guarded_ddl::RuleOverrides parsed =
+            guarded_ddl::parse_rule_overrides(*newval ? *newval : "");
+        // PostgreSQL 15 frees GUC extras with free().
+        void *copy = malloc(sizeof parsed);
+        if (copy == nullptr)
+            return false;
+        memcpy(copy, &parsed, sizeof parsed);
+        *extra = copy;
+        return true;
+    } catch (...) {
+        guarded_ddl::describe_current_exception(report);
+    }
+    GUC_check_errcode(MAKE_SQLSTATE(report.sqlstate[0], report.sqlstate[1], report.sqlstate[2],
+                                    report.sqlstate[3], report.sqlstate[4]));
+    GUC_check_errmsg("%s", report.message);
+    if (report.detail[0] != '\0')
+        GUC_check_errdetail("%s", report.detail);
+    if (report.hint[0] != '\0')
+        GUC_check_errhint("%s", report.hint);
+    return false;
+}
+
+static void gd_assign_rules(const char *, void *extra) {
+    if (extra != nullptr)
+        memcpy(&gd_current_overrides, extra, sizeof gd_current_overrides);
+}
 
 static const struct config_enum_entry gd_mode_options[] = {
     {"enforce", GD_MODE_ENFORCE, false},
@@ -34,6 +79,20 @@ void gd_define_gucs(void) {
     DefineCustomIntVariable(
         "guarded_ddl.lock_retries", "Most lock attempts per relation before the statement fails.",
         nullptr, &gd_lock_retries, 30, 1, 100000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("guarded_ddl.large_table_size",
+                            "Relations at least this big (table, TOAST and indexes) are large.",
+                            "-1 leaves size out of the decision.", &gd_large_table_size_kb,
+                            10 * 1024, -1, INT_MAX, PGC_SUSET, GUC_UNIT_KB, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("guarded_ddl.large_table_rows",
+                            "Relations with at least this many estimated rows are large.",
+                            "-1 leaves the row estimate out of the decision.", &gd_large_table_rows,
+                            100000, -1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomStringVariable("guarded_ddl.rules", "Per-rule overrides of guarded_ddl.mode.",
+                               "A comma-separated list of rule_id=mode, for example "
+                               "'drop_column=warn, rename_column=off'.",
+                               &gd_rules_text, "", PGC_SUSET, 0, gd_check_rules, gd_assign_rules,
+                               nullptr);
     DefineCustomIntVariable("guarded_ddl.lock_budget",
                             "Most time per relation spent on lock attempts and the sleeps "
                             "between them.",

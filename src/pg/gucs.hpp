@@ -2,6 +2,8 @@
 // cannot switch the guard off unless a DBA grants SET on the parameter.
 #pragma once
 
+#include "core/rule_policy.hpp"
+
 // Values of guarded_ddl.mode; the order matches guarded_ddl::Mode.
 enum GdMode { GD_MODE_OFF = 0, GD_MODE_WARN = 1, GD_MODE_ENFORCE = 2 };
 
@@ -12,5 +14,11 @@ extern int gd_lock_timeout_ms;
 extern int gd_lock_retry_delay_ms;
 extern int gd_lock_retries;
 extern int gd_lock_budget_ms;
+
+// Rules: what counts as a large table (-1 disables a criterion), and
+// guarded_ddl.rules parsed into per-rule overrides.
+extern int gd_large_table_size_kb;
+extern int gd_large_table_rows;
+const guarded_ddl::RuleOverrides &gd_rule_overrides(void);
 
 void gd_define_gucs(void);

@@ -6,6 +6,7 @@
 #include "pg/lock_guard.hpp"
 #include "pg/lock_targets.hpp"
 #include "pg/process_utility.hpp"
+#include "pg/rule_enforcer.hpp"
 #include "pg/statement_filter.hpp"
 
 extern "C" {
@@ -85,8 +86,18 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     strlcpy(record->command_tag, GetCommandTagName(CreateCommandTag(stmt)),
             sizeof record->command_tag);
 
+    // Rules first: a blocked statement must not have queued for any lock.
+    auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
+    gd_enforce_rules(stmt, record->command_tag, record, allowed);
     gd_acquire_statement_locks(stmt, record);
-    gd_run_bounded(GD_PROCESS_UTILITY_ARGS);
+
+    GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
+    gd_current_rewrites = allowed;
+    PG_TRY();
+    { gd_run_bounded(GD_PROCESS_UTILITY_ARGS); }
+    PG_FINALLY();
+    { gd_current_rewrites = outer_rewrites; }
+    PG_END_TRY();
 }
 
 static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {

@@ -19,3 +19,7 @@ void gd_ereport(int elevel, int sqlerrcode, const GdReport &r) {
                      r.detail ? errdetail_internal("%s", r.detail) : 0,
                      r.hint ? errhint("%s", r.hint) : 0));
 }
+
+Datum gd_text_datum(std::string_view text) {
+    return PointerGetDatum(cstring_to_text_with_len(text.data(), static_cast<int>(text.size())));
+}

@@ -7,6 +7,8 @@
 
 #include "core/message.hpp"
 
+#include <string_view>
+
 struct GdReport {
     char *message;
     char *detail; // NULL when empty
@@ -14,6 +16,9 @@ struct GdReport {
 };
 
 GdReport gd_report_from(const guarded_ddl::Message &message);
+
+// A text Datum from logic-zone text.
+Datum gd_text_datum(std::string_view text);
 
 // ereport at elevel with the report's parts; returns only below ERROR.
 void gd_ereport(int elevel, int sqlerrcode, const GdReport &report);

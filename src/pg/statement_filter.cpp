@@ -24,8 +24,9 @@ bool gd_statement_is_guarded(Node *stmt) {
     case T_FetchStmt:
         return false;
 
-    // Maintenance commands PostgreSQL does not log as DDL but which take
-    // strong locks or rewrite tables.
+    // Commands PostgreSQL does not log as DDL but which take strong locks,
+    // rewrite tables or destroy data wholesale.
+    case T_TruncateStmt:
     case T_VacuumStmt:
     case T_ClusterStmt:
     case T_ReindexStmt:

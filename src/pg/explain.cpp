@@ -1,0 +1,133 @@
+// guarded_ddl.explain(sql): what each statement of a migration would do and
+// what guarded_ddl would say, without executing anything or taking any lock
+// that could wait. It runs the very analysis the hook runs.
+#include "pg/prelude.hpp"
+
+#include "core/input_limits.hpp"
+#include "pg/cpp_boundary.hpp"
+#include "pg/report.hpp"
+#include "pg/gucs.hpp"
+#include "pg/rule_enforcer.hpp"
+#include "pg/statement_actions.hpp"
+#include "pg/statement_filter.hpp"
+
+extern "C" {
+#include "parser/parser.h"
+#include "storage/lock.h"
+}
+
+using guarded_ddl::pg::invoke_cpp;
+using guarded_ddl::pg::pg_call;
+
+extern "C" {
+PG_FUNCTION_INFO_V1(gd_explain);
+}
+
+namespace {
+
+enum ExplainColumn {
+    COL_STATEMENT_NO,
+    COL_COMMAND,
+    COL_RELATION,
+    COL_LOCK_MODE,
+    COL_EFFECT,
+    COL_RULE,
+    COL_VERDICT,
+    COL_RELATION_SIZE,
+    COL_HINT,
+    N_COLUMNS
+};
+
+bool is_plannable(Node *stmt) {
+    return IsA(stmt, SelectStmt) || IsA(stmt, InsertStmt) || IsA(stmt, UpdateStmt) ||
+           IsA(stmt, DeleteStmt) || IsA(stmt, MergeStmt);
+}
+
+void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a) {
+    Datum values[N_COLUMNS] = {};
+    bool nulls[N_COLUMNS] = {};
+    GdDecision d = gd_decide(a);
+
+    values[COL_STATEMENT_NO] = Int32GetDatum(statement_no);
+    values[COL_COMMAND] = CStringGetTextDatum(command);
+    values[COL_RELATION] = CStringGetTextDatum(a->relation);
+    values[COL_LOCK_MODE] = CStringGetTextDatum(GetLockmodeName(DEFAULT_LOCKMETHOD, a->lock));
+    values[COL_EFFECT] = gd_text_datum(guarded_ddl::effect_name(a->effect));
+    values[COL_VERDICT] = gd_text_datum(guarded_ddl::verdict_name(d.verdict));
+    values[COL_RELATION_SIZE] = Int64GetDatum(d.size.bytes);
+    if (a->rule) {
+        values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*a->rule).name);
+        values[COL_HINT] = CStringGetTextDatum(gd_rule_report(*a->rule, a, command, &d).hint);
+    } else {
+        nulls[COL_RULE] = nulls[COL_HINT] = true;
+    }
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+// A statement that touches no existing relation: one row saying what kind
+// of statement it is.
+void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command, Node *stmt) {
+    Datum values[N_COLUMNS] = {};
+    bool nulls[N_COLUMNS] = {};
+    for (bool &n : nulls)
+        n = true;
+    values[COL_STATEMENT_NO] = Int32GetDatum(statement_no);
+    values[COL_COMMAND] = CStringGetTextDatum(command);
+    bool ddl = !is_plannable(stmt) && gd_statement_is_guarded(stmt);
+    values[COL_EFFECT] = gd_text_datum(ddl ? "metadata" : "none");
+    values[COL_VERDICT] = gd_text_datum("allow");
+    nulls[COL_STATEMENT_NO] = nulls[COL_COMMAND] = nulls[COL_EFFECT] = nulls[COL_VERDICT] = false;
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+// A syntax error's position points into the explained text, not into the
+// query that called explain(): report it as an internal query, as SPI does.
+void explained_text_error_callback(void *arg) {
+    int position = geterrposition();
+    if (position > 0) {
+        errposition(0);
+        internalerrposition(position);
+        internalerrquery(static_cast<const char *>(arg));
+    }
+}
+
+List *parse_explained_text(char *query) {
+    ErrorContextCallback callback{error_context_stack, explained_text_error_callback, query};
+    error_context_stack = &callback;
+    List *parsed = raw_parser(query, RAW_PARSE_DEFAULT);
+    error_context_stack = callback.previous;
+    return parsed;
+}
+
+} // namespace
+
+extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
+    text *sql = PG_GETARG_TEXT_PP(0);
+    size_t bytes = VARSIZE_ANY_EXHDR(sql);
+    char *query = text_to_cstring(sql);
+
+    // Through the C++ boundary: the size limit lives in the logic zone, and a
+    // syntax error keeps its SQLSTATE and position on the way back out.
+    List *parsed = invoke_cpp([&] {
+        guarded_ddl::check_explain_input(bytes);
+        return pg_call([&] { return parse_explained_text(query); });
+    });
+
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    GdAction *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
+
+    int statement_no = 0;
+    ListCell *lc;
+    foreach (lc, parsed) {
+        Node *stmt = castNode(RawStmt, lfirst(lc))->stmt;
+        const char *command = GetCommandTagName(CreateCommandTag(stmt));
+        statement_no++;
+        int n = is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions);
+        if (n == 0)
+            emit_statement(rsinfo, statement_no, command, stmt);
+        for (int i = 0; i < n; i++)
+            emit_action(rsinfo, statement_no, command, &actions[i]);
+    }
+    return static_cast<Datum>(0);
+}

@@ -1,0 +1,104 @@
+#include "pg/rule_enforcer.hpp"
+
+#include "core/block_message.hpp"
+#include "pg/cpp_boundary.hpp"
+#include "pg/gucs.hpp"
+
+extern "C" {
+#include "access/relation.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/rel.h"
+}
+
+GdAllowedRewrites *gd_current_rewrites = nullptr;
+
+namespace {
+
+bool created_in_this_transaction(Oid relid) {
+    // Only a relation this transaction holds ACCESS EXCLUSIVE on can be new
+    // in it, and only then may it be opened without taking a lock.
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+    if (!LockHeldByMe(&tag, AccessExclusiveLock))
+        return false;
+    Relation rel = relation_open(relid, NoLock);
+    bool created = rel->rd_createSubid != InvalidSubTransactionId;
+    relation_close(rel, NoLock);
+    return created;
+}
+
+bool exceeds(double value, int threshold) {
+    return threshold >= 0 && value >= threshold;
+}
+
+char *size_text(int64 bytes) {
+    return text_to_cstring(
+        DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
+}
+
+} // namespace
+
+GdDecision gd_decide(const GdAction *a) {
+    GdDecision d{{0, -1}, false, guarded_ddl::Verdict::Allow};
+    if (!OidIsValid(a->relid))
+        return d;
+    d.size = gd_relation_size(a->relid);
+    bool big = exceeds(static_cast<double>(d.size.bytes) / 1024.0, gd_large_table_size_kb) ||
+               (d.size.rows >= 0 && exceeds(d.size.rows, gd_large_table_rows));
+    d.large = big && get_rel_persistence(a->relid) != RELPERSISTENCE_TEMP &&
+              !created_in_this_transaction(a->relid);
+    // With the guard off nothing is blocked, whatever the per-rule overrides.
+    if (a->rule && gd_mode != GD_MODE_OFF) {
+        auto mode = guarded_ddl::effective_mode(static_cast<guarded_ddl::Mode>(gd_mode),
+                                                gd_rule_overrides(), *a->rule);
+        d.verdict = guarded_ddl::decide(mode, d.large);
+    }
+    return d;
+}
+
+GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char *command_tag,
+                        const GdDecision *d) {
+    char *size = size_text(d->size.bytes);
+    return guarded_ddl::pg::invoke_cpp([&] {
+        guarded_ddl::RuleHit hit{&guarded_ddl::rule(rule),
+                                 command_tag,
+                                 size,
+                                 d->size.rows,
+                                 {a->relation, a->column, a->constraint_name, a->index}};
+        return gd_report_from(guarded_ddl::block_message(hit));
+    });
+}
+
+void gd_enforce_rules(Node *stmt, const char *command_tag, guarded_ddl::StatementRecord *record,
+                      GdAllowedRewrites *allowed) {
+    GdAction actions[gd_max_actions];
+    int n = gd_statement_actions(stmt, actions, gd_max_actions);
+    allowed->n = 0;
+
+    for (int i = 0; i < n; i++) {
+        const GdAction *a = &actions[i];
+        if (!a->rule)
+            continue;
+        GdDecision d = gd_decide(a);
+        if (d.verdict == guarded_ddl::Verdict::Allow) {
+            if (a->effect == guarded_ddl::Effect::Rewrite)
+                allowed->relids[allowed->n++] = a->relid;
+            continue;
+        }
+        if (record->n_rules < guarded_ddl::max_rules_per_statement) {
+            std::string_view name = guarded_ddl::rule(*a->rule).name;
+            strlcpy(record->rules[record->n_rules++], name.data(),
+                    Min(name.size() + 1, sizeof record->rules[0]));
+        }
+        GdReport report = gd_rule_report(*a->rule, a, command_tag, &d);
+        if (d.verdict == guarded_ddl::Verdict::Block) {
+            record->outcome = guarded_ddl::Outcome::Blocked;
+            gd_ereport(ERROR, GD_ERRCODE_BLOCKED, report);
+        }
+        record->outcome = guarded_ddl::Outcome::Warned;
+        gd_ereport(WARNING, GD_ERRCODE_BLOCKED, report);
+        if (a->effect == guarded_ddl::Effect::Rewrite)
+            allowed->relids[allowed->n++] = a->relid;
+    }
+}

@@ -1,0 +1,39 @@
+// guarded_ddl.rules(): the rule catalogue with each rule's effective mode
+// under the session's guarded_ddl.mode and guarded_ddl.rules.
+#include "pg/prelude.hpp"
+
+#include "core/rule_catalogue.hpp"
+#include "core/rule_policy.hpp"
+#include "pg/cpp_boundary.hpp"
+#include "pg/report.hpp"
+#include "pg/gucs.hpp"
+
+extern "C" {
+PG_FUNCTION_INFO_V1(gd_rules);
+}
+
+extern "C" Datum gd_rules(PG_FUNCTION_ARGS) {
+    InitMaterializedSRF(fcinfo, 0);
+    auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
+    auto global = static_cast<guarded_ddl::Mode>(gd_mode);
+
+    for (const guarded_ddl::Rule &r : guarded_ddl::rule_catalogue()) {
+        guarded_ddl::Mode mode =
+            global == guarded_ddl::Mode::Off
+                ? global
+                : guarded_ddl::effective_mode(global, gd_rule_overrides(), r.id);
+        char *recipe = guarded_ddl::pg::invoke_cpp([&] {
+            std::string text = guarded_ddl::render_recipe(r, {});
+            return guarded_ddl::pg::pg_call([&] { return pstrdup(text.c_str()); });
+        });
+        Datum values[6] = {gd_text_datum(r.name),
+                           gd_text_datum(r.description),
+                           gd_text_datum(r.lock),
+                           gd_text_datum(guarded_ddl::effect_name(r.effect)),
+                           gd_text_datum(guarded_ddl::mode_name(mode)),
+                           CStringGetTextDatum(recipe)};
+        bool nulls[6] = {};
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    }
+    return static_cast<Datum>(0);
+}

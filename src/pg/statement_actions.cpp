@@ -1,0 +1,382 @@
+#include "pg/statement_actions.hpp"
+
+#include "pg/change_prediction.hpp"
+
+extern "C" {
+#include "access/genam.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/partition.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_inherits.h"
+#include "commands/defrem.h"
+#include "commands/tablecmds.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_type.h"
+#include "storage/lmgr.h"
+#include "storage/lock.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+}
+
+using guarded_ddl::Facts;
+using guarded_ddl::Form;
+
+namespace {
+
+struct Actions {
+    GdAction *out;
+    int max;
+    int n;
+
+    // Records what classify() makes of the facts for relid (InvalidOid for a
+    // statement that touches no existing relation).
+    GdAction *add(Oid relid, LOCKMODE lock, const Facts &facts, const char *column = nullptr,
+                  const char *constraint_name = nullptr, const char *index = nullptr) {
+        if (n >= max)
+            return nullptr;
+        GdAction *a = &out[n++];
+        *a = GdAction{};
+        a->relid = relid;
+        a->lock = lock;
+        guarded_ddl::Classification c = guarded_ddl::classify(facts);
+        a->effect = c.effect;
+        a->rule = c.rule;
+        if (OidIsValid(relid)) {
+            char *nsp = get_namespace_name(get_rel_namespace(relid));
+            char *rel = get_rel_name(relid);
+            if (nsp != nullptr && rel != nullptr)
+                strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
+        }
+        if (column != nullptr)
+            strlcpy(a->column, column, sizeof a->column);
+        if (constraint_name != nullptr)
+            strlcpy(a->constraint_name, constraint_name, sizeof a->constraint_name);
+        if (index != nullptr)
+            strlcpy(a->index, index, sizeof a->index);
+        return a;
+    }
+};
+
+Facts facts_of(Form form) {
+    Facts f;
+    f.form = form;
+    return f;
+}
+
+Oid lookup(const RangeVar *rv) {
+    if (rv == nullptr)
+        return InvalidOid;
+    return RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+}
+
+bool holds_access_exclusive(Oid relid) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+    return LockHeldByMe(&tag, AccessExclusiveLock);
+}
+
+void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
+    Facts f;
+    f.not_valid = con->skip_validation;
+    switch (con->contype) {
+    case CONSTR_CHECK:
+        f.form = Form::AddCheck;
+        break;
+    case CONSTR_FOREIGN:
+        f.form = Form::AddForeignKey;
+        // The referenced table is locked too, and read by the validation.
+        acts.add(lookup(con->pktable), ShareRowExclusiveLock, facts_of(Form::Other));
+        break;
+    case CONSTR_UNIQUE:
+    case CONSTR_PRIMARY:
+        f.form = Form::AddUnique;
+        f.using_index = con->indexname != nullptr;
+        if (f.using_index) {
+            Oid index = get_relname_relid(con->indexname, get_rel_namespace(relid));
+            // UNIQUE USING INDEX needs no NOT NULL; PRIMARY KEY marks its columns.
+            f.proven = con->contype == CONSTR_UNIQUE || !OidIsValid(index) ||
+                       gd_index_columns_not_null(index);
+        }
+        break;
+    case CONSTR_EXCLUSION:
+        f.form = Form::AddExclusion;
+        break;
+    default:
+        break; // NOT NULL and friends arrive as their own subcommands
+    }
+    acts.add(relid, lock, f, nullptr, con->conname, con->indexname);
+}
+
+void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
+    Oid partition = lookup(cmd->name);
+    Facts f = facts_of(Form::AttachPartition);
+    if (OidIsValid(partition) && cmd->bound != nullptr) {
+        f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
+        Oid default_partition = get_default_partition_oid(parent);
+        f.default_partition = OidIsValid(default_partition);
+        if (f.default_partition)
+            acts.add(default_partition, AccessExclusiveLock, f);
+    }
+    acts.add(partition, AccessExclusiveLock, f);
+    acts.add(parent, ShareUpdateExclusiveLock, facts_of(Form::Other));
+}
+
+void alter_table(AlterTableStmt *stmt, Actions &acts) {
+    Oid relid = lookup(stmt->relation);
+    if (!OidIsValid(relid))
+        return; // PostgreSQL reports it (or skips it for IF EXISTS)
+
+    ListCell *lc;
+    foreach (lc, stmt->cmds) {
+        auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+        LOCKMODE lock = AlterTableGetLockLevel(list_make1(cmd));
+        Facts f;
+        switch (cmd->subtype) {
+        case AT_AddColumn: {
+            auto *column = castNode(ColumnDef, cmd->def);
+            f.form = Form::AddColumn;
+            f.rewrites = gd_add_column_rewrites(column);
+            f.generated = f.rewrites && gd_add_column_generates(column);
+            f.scans = gd_add_column_scans(column);
+            acts.add(relid, lock, f, column->colname);
+            continue;
+        }
+        case AT_AlterColumnType:
+            f.form = Form::AlterColumnType;
+            f.rewrites = gd_type_change_rewrites(relid, cmd);
+            f.column_has_checks = gd_column_has_checks(relid, cmd->name);
+            break;
+        case AT_SetNotNull:
+            f.form = Form::SetNotNull;
+            f.proven = gd_not_null_proven(relid, cmd->name);
+            break;
+        case AT_AddConstraint:
+            if (IsA(cmd->def, Constraint)) {
+                add_constraint(relid, lock, castNode(Constraint, cmd->def), acts);
+                continue;
+            }
+            break;
+        case AT_ValidateConstraint:
+            f.form = Form::ValidateConstraint;
+            f.holds_strong_lock = holds_access_exclusive(relid);
+            acts.add(relid, lock, f, nullptr, cmd->name);
+            continue;
+        case AT_DropColumn:
+            f.form = Form::DropColumn;
+            break;
+        case AT_SetTableSpace:
+            f.form = Form::SetTablespace;
+            break;
+        case AT_SetLogged:
+        case AT_SetUnLogged:
+            f.form = Form::SetLoggedUnlogged;
+            break;
+        case AT_SetAccessMethod:
+            f.form = Form::SetAccessMethod;
+            break;
+        case AT_AttachPartition:
+            if (stmt->objtype == OBJECT_TABLE) { // ALTER INDEX ATTACH is metadata
+                attach_partition(relid, castNode(PartitionCmd, cmd->def), acts);
+                continue;
+            }
+            break;
+        case AT_DetachPartition: {
+            auto *part = castNode(PartitionCmd, cmd->def);
+            f.form = Form::DetachPartition;
+            f.concurrent = part->concurrent;
+            acts.add(lookup(part->name), lock, f);
+            break;
+        }
+        default:
+            break;
+        }
+        acts.add(relid, lock, f, cmd->name);
+    }
+}
+
+void drop(DropStmt *stmt, Actions &acts) {
+    Form form;
+    switch (stmt->removeType) {
+    case OBJECT_TABLE:
+        form = Form::DropTable;
+        break;
+    case OBJECT_INDEX:
+        form = Form::DropIndex;
+        break;
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_SEQUENCE:
+    case OBJECT_FOREIGN_TABLE:
+        form = Form::Other;
+        break;
+    default:
+        return;
+    }
+    ListCell *lc;
+    foreach (lc, stmt->objects) {
+        Oid relid = lookup(makeRangeVarFromNameList(castNode(List, lfirst(lc))));
+        if (!OidIsValid(relid))
+            continue;
+        Facts f = facts_of(form);
+        f.concurrent = stmt->concurrent;
+        if (form == Form::DropIndex) {
+            // The table is what gets locked and what is large.
+            Oid table = IndexGetRelation(relid, true);
+            acts.add(OidIsValid(table) ? table : relid,
+                     stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f, nullptr,
+                     nullptr, get_rel_name(relid));
+        } else {
+            acts.add(relid, AccessExclusiveLock, f);
+        }
+    }
+}
+
+void rename(RenameStmt *stmt, Actions &acts) {
+    Oid relid = lookup(stmt->relation);
+    if (!OidIsValid(relid))
+        return;
+    switch (stmt->renameType) {
+    case OBJECT_COLUMN:
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameColumn), stmt->subname);
+        break;
+    case OBJECT_TABLE:
+    case OBJECT_VIEW:
+    case OBJECT_MATVIEW:
+    case OBJECT_FOREIGN_TABLE:
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameTable));
+        break;
+    case OBJECT_INDEX:
+        acts.add(relid, ShareUpdateExclusiveLock, facts_of(Form::Other));
+        break;
+    default:
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::Other));
+        break;
+    }
+}
+
+bool option_is_set(List *options, const char *name) {
+    ListCell *lc;
+    foreach (lc, options) {
+        auto *opt = castNode(DefElem, lfirst(lc));
+        if (strcmp(opt->defname, name) == 0)
+            return defGetBoolean(opt);
+    }
+    return false;
+}
+
+// ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL checks every column of the
+// domain: each table using it is scanned.
+void alter_domain(AlterDomainStmt *stmt, Actions &acts) {
+    bool checks = stmt->subtype == 'O' ||
+                  (stmt->subtype == 'C' && !castNode(Constraint, stmt->def)->skip_validation);
+    if (!checks)
+        return;
+    Oid domain = typenameTypeId(nullptr, makeTypeNameFromNameList(stmt->typeName));
+    Relation pg_attribute = table_open(AttributeRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_attribute_atttypid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(domain));
+    SysScanDesc scan = systable_beginscan(pg_attribute, InvalidOid, false, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+        if (!att->attisdropped && get_rel_relkind(att->attrelid) == RELKIND_RELATION)
+            acts.add(att->attrelid, ShareLock, facts_of(Form::AlterDomainAddConstraint),
+                     NameStr(att->attname));
+    }
+    systable_endscan(scan);
+    table_close(pg_attribute, AccessShareLock);
+}
+
+} // namespace
+
+int gd_statement_actions(Node *stmt, GdAction *out, int max) {
+    Actions acts{out, max, 0};
+    ListCell *lc;
+
+    switch (nodeTag(stmt)) {
+    case T_AlterTableStmt:
+        alter_table(castNode(AlterTableStmt, stmt), acts);
+        break;
+    case T_IndexStmt: {
+        auto *s = castNode(IndexStmt, stmt);
+        Facts f = facts_of(Form::CreateIndex);
+        f.concurrent = s->concurrent;
+        f.only = !s->relation->inh;
+        Oid relid = lookup(s->relation);
+        if (OidIsValid(relid))
+            acts.add(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock, f, nullptr,
+                     nullptr, s->idxname);
+        break;
+    }
+    case T_DropStmt:
+        drop(castNode(DropStmt, stmt), acts);
+        break;
+    case T_TruncateStmt:
+        foreach (lc, castNode(TruncateStmt, stmt)->relations) {
+            Oid relid = lookup(castNode(RangeVar, lfirst(lc)));
+            if (OidIsValid(relid))
+                acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate));
+        }
+        break;
+    case T_RenameStmt:
+        rename(castNode(RenameStmt, stmt), acts);
+        break;
+    case T_AlterObjectSchemaStmt: {
+        auto *s = castNode(AlterObjectSchemaStmt, stmt);
+        Oid relid = lookup(s->relation);
+        if (OidIsValid(relid))
+            acts.add(relid, AccessExclusiveLock,
+                     facts_of(s->objectType == OBJECT_TABLE ? Form::SetSchema : Form::Other));
+        break;
+    }
+    case T_ReindexStmt: {
+        auto *s = castNode(ReindexStmt, stmt);
+        Facts f = facts_of(Form::Reindex);
+        f.concurrent = option_is_set(s->params, "concurrently");
+        Oid relid = lookup(s->relation);
+        if (OidIsValid(relid) && s->kind == REINDEX_OBJECT_INDEX) {
+            Oid table = IndexGetRelation(relid, true);
+            acts.add(OidIsValid(table) ? table : relid,
+                     f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f, nullptr, nullptr,
+                     get_rel_name(relid));
+        } else if (OidIsValid(relid)) {
+            acts.add(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f);
+        }
+        break;
+    }
+    case T_ClusterStmt: {
+        Oid relid = lookup(castNode(ClusterStmt, stmt)->relation);
+        if (OidIsValid(relid))
+            acts.add(relid, AccessExclusiveLock, facts_of(Form::Cluster));
+        break;
+    }
+    case T_VacuumStmt: {
+        auto *s = castNode(VacuumStmt, stmt);
+        bool full = s->is_vacuumcmd && option_is_set(s->options, "full");
+        foreach (lc, s->rels) {
+            Oid relid = lookup(castNode(VacuumRelation, lfirst(lc))->relation);
+            if (OidIsValid(relid))
+                acts.add(relid, full ? AccessExclusiveLock : ShareUpdateExclusiveLock,
+                         facts_of(full ? Form::VacuumFull : Form::Other));
+        }
+        break;
+    }
+    case T_RefreshMatViewStmt: {
+        auto *s = castNode(RefreshMatViewStmt, stmt);
+        Facts f = facts_of(Form::RefreshMaterializedView);
+        f.concurrent = s->concurrent;
+        Oid relid = lookup(s->relation);
+        if (OidIsValid(relid))
+            acts.add(relid, s->concurrent ? ExclusiveLock : AccessExclusiveLock, f);
+        break;
+    }
+    case T_AlterDomainStmt:
+        alter_domain(castNode(AlterDomainStmt, stmt), acts);
+        break;
+    default:
+        break;
+    }
+    return acts.n;
+}
