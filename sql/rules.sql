@@ -175,6 +175,29 @@ RESET guarded_ddl.mode;
 SET guarded_ddl.large_table_rows = -1;
 SET guarded_ddl.large_table_size = 0;
 
+-- A partitioned table is as large as its partitions together.
+CREATE TABLE measurements (id int, at date, v int) PARTITION BY RANGE (at);
+CREATE TABLE measurements_a PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2025-07-01');
+CREATE TABLE measurements_b PARTITION OF measurements FOR VALUES FROM ('2025-07-01') TO ('2026-01-01');
+INSERT INTO measurements SELECT i, date '2025-01-01' + i * 60, i FROM generate_series(0, 5) AS i;
+ANALYZE measurements_a, measurements_b;
+SET guarded_ddl.large_table_size = -1;
+SET guarded_ddl.large_table_rows = 5;
+ALTER TABLE measurements_a ALTER COLUMN v TYPE bigint;
+ALTER TABLE measurements ALTER COLUMN v TYPE bigint;
+SET guarded_ddl.large_table_rows = -1;
+SET guarded_ddl.large_table_size = 0;
+
+-- With the default thresholds a table of 110000 rows is large by its rows.
+CREATE TABLE big AS SELECT i AS id FROM generate_series(1, 110000) AS i;
+ANALYZE big;
+RESET guarded_ddl.large_table_size;
+RESET guarded_ddl.large_table_rows;
+ALTER TABLE big ALTER COLUMN id TYPE bigint;
+ALTER TABLE big ADD COLUMN note text;
+SET guarded_ddl.large_table_rows = -1;
+SET guarded_ddl.large_table_size = 0;
+
 -- guarded_ddl.rules() lists every rule with its effective mode.
 SELECT count(*) AS rules, count(DISTINCT id) AS distinct_ids FROM guarded_ddl.rules();
 SET guarded_ddl.rules = 'drop_column=warn';
@@ -183,7 +206,7 @@ RESET guarded_ddl.rules;
 SELECT id, description FROM guarded_ddl.rules() ORDER BY id;
 
 RESET guarded_ddl.large_table_size;
-DROP TABLE t, parent_t, events, fresh, pairs CASCADE;
+DROP TABLE t, parent_t, events, fresh, pairs, measurements, big CASCADE;
 DROP TYPE pair;
 DROP DOMAIN positive;
 DROP SCHEMA elsewhere;
