@@ -8,10 +8,10 @@ CREATE TABLE users (
     email text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE UNIQUE INDEX users_email ON users (email);
 INSERT INTO users (name, email)
 SELECT 'User ' || i || ' Example', 'user' || i || '@example.com'
   FROM generate_series(1, 300000) AS i;
-CREATE UNIQUE INDEX users_email ON users (email);
 
 CREATE TABLE orders (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,

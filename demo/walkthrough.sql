@@ -5,6 +5,48 @@ SHOW guarded_ddl.mode;
 SHOW guarded_ddl.lock_timeout;
 
 \echo
+\echo '=== Before running a migration: what would it do to a production-sized users table?'
+SELECT statement_no, command, relation, lock_mode, effect, rule, verdict,
+       pg_size_pretty(relation_size) AS size
+  FROM guarded_ddl.explain($$
+    ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
+    UPDATE users SET full_name = name, display_name = split_part(name, ' ', 1);
+    ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;
+    ALTER TABLE orders ADD FOREIGN KEY (user_id) REFERENCES users (id);
+    ALTER TABLE users DROP COLUMN name;
+  $$);
+
+\echo
+\echo '=== The all-in-one migration is stopped at its first dangerous statement,'
+\echo '    with the rule, the table size and the safe recipe; nothing of it is applied.'
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
+UPDATE users SET full_name = name, display_name = split_part(name, ' ', 1) WHERE id <= 1000;
+ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;
+ROLLBACK;
+
+\echo
+\echo '=== The expand/contract way passes: columns added (metadata only), an index'
+\echo '    built concurrently, NOT NULL proven by a validated CHECK instead of a scan.'
+ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
+CREATE INDEX CONCURRENTLY users_full_name ON users (full_name);
+UPDATE users SET full_name = name, display_name = split_part(name, ' ', 1);
+ALTER TABLE users ADD CONSTRAINT full_name_not_null CHECK (full_name IS NOT NULL) NOT VALID;
+ALTER TABLE users VALIDATE CONSTRAINT full_name_not_null;
+ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;
+ALTER TABLE users DROP CONSTRAINT full_name_not_null;
+ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id) NOT VALID;
+ALTER TABLE orders VALIDATE CONSTRAINT orders_user;
+
+\echo
+\echo '=== Contract: dropping the old column is blocked by default ...'
+ALTER TABLE users DROP COLUMN name;
+\echo '    ... and a DBA can let one rule through as a warning for a session.'
+SET guarded_ddl.rules = 'drop_column=warn';
+ALTER TABLE users DROP COLUMN name;
+RESET guarded_ddl.rules;
+
+\echo
 \echo '=== A migration meets a long transaction on users.'
 \echo '    Instead of queueing (and stalling every reader of users behind it), the'
 \echo '    guard tries in short bounded attempts and goes through once the blocker ends.'
@@ -20,9 +62,8 @@ RESET client_min_messages;
 \! psql -Xq -c "SET application_name = 'reporting-job'; BEGIN; SELECT count(*) FROM users; SELECT pg_sleep(4); COMMIT;" >/dev/null &
 SELECT pg_sleep(0.5);
 SET guarded_ddl.lock_budget = '2s';
-\set VERBOSITY verbose
 ALTER TABLE users ADD COLUMN nickname2 text;
-\set VERBOSITY default
+\echo SQLSTATE :LAST_ERROR_SQLSTATE
 RESET guarded_ddl.lock_budget;
 -- let the reporting job finish before the server goes away
 SELECT pg_sleep(2.5);

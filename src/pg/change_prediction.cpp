@@ -200,9 +200,11 @@ bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd) {
     if (def->raw_default != nullptr)
         return true; // USING: assumed to compute new values
 
+    // A column an earlier statement of the same migration adds: explain()
+    // cannot see it yet, and assuming the worst keeps it honest.
     HeapTuple tuple = SearchSysCacheAttName(relid, cmd->name);
     if (!HeapTupleIsValid(tuple))
-        return false; // PostgreSQL reports the missing column
+        return true;
     auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
     Node *conversion = reinterpret_cast<Node *>(
         makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
@@ -248,7 +250,7 @@ bool gd_column_has_checks(Oid relid, const char *column) {
 bool gd_not_null_proven(Oid relid, const char *column) {
     HeapTuple tuple = SearchSysCacheAttName(relid, column);
     if (!HeapTupleIsValid(tuple))
-        return true; // nothing to scan: PostgreSQL reports the missing column
+        return false; // not there yet (see gd_type_change_rewrites): assume the scan
     auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
     if (att->attnotnull) {
         ReleaseSysCache(tuple);

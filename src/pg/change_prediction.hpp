@@ -22,7 +22,9 @@ bool gd_add_column_scans(const ColumnDef *column);
 // ALTER COLUMN ... TYPE: true unless the conversion is binary coercible
 // after simplification (varchar(n) -> varchar(m >= n) or text, numeric
 // precision increase, unconstrained domain, timestamp <-> timestamptz when
-// the session TimeZone is UTC). A USING clause is assumed to rewrite.
+// the session TimeZone is UTC). A USING clause, or a column that does not
+// exist yet (added earlier in the same explained migration), is assumed to
+// rewrite.
 bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd);
 
 // The column takes part in a CHECK constraint, which a type change revalidates.
