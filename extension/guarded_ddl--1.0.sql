@@ -42,3 +42,169 @@ CREATE FUNCTION guarded_ddl.table_rewrite_guard() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'gd_table_rewrite_guard';
 CREATE EVENT TRIGGER guarded_ddl_table_rewrite ON table_rewrite
     EXECUTE FUNCTION guarded_ddl.table_rewrite_guard();
+
+-- Policy: approvals and per-table policy ------------------------------------
+
+-- Only superusers and the SECURITY DEFINER functions below write these
+-- tables; nothing is granted on them.
+CREATE TABLE guarded_ddl.approval (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rule text NOT NULL,
+    relid oid NOT NULL,
+    relation text NOT NULL, -- its name when approved
+    reason text NOT NULL CHECK (btrim(reason) <> ''),
+    approved_by name NOT NULL,
+    approved_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    uses_allowed integer NOT NULL CHECK (uses_allowed > 0),
+    uses integer NOT NULL DEFAULT 0,
+    revoked_by name,
+    revoked_at timestamptz
+);
+CREATE INDEX approval_rule_relid ON guarded_ddl.approval (rule, relid);
+SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.approval', '');
+
+CREATE TABLE guarded_ddl.table_policy_entry (
+    relid oid PRIMARY KEY,
+    large boolean,
+    rules text,
+    set_by name NOT NULL,
+    set_at timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.table_policy_entry', '');
+
+-- Validates a guarded_ddl.rules-style list (raises 22023 with the valid ids).
+CREATE FUNCTION guarded_ddl.check_rules(rules text) RETURNS void
+    LANGUAGE C STABLE STRICT
+    AS 'MODULE_PATHNAME', 'gd_check_rules_text';
+
+CREATE FUNCTION guarded_ddl.approve(rule text, relation regclass, reason text,
+                                    valid_for interval DEFAULT '1 hour', uses integer DEFAULT 1)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF rule IS NULL OR relation IS NULL OR reason IS NULL OR valid_for IS NULL OR uses IS NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: no argument may be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM guarded_ddl.rules() AS r WHERE r.id = approve.rule) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: unknown rule "%"', rule
+            USING ERRCODE = '42704',
+                  HINT = 'SELECT id FROM guarded_ddl.rules() lists the rule ids.';
+    END IF;
+    IF btrim(reason) = '' THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: a reason is required' USING ERRCODE = '22023';
+    END IF;
+    IF valid_for <= interval '0' OR valid_for > interval '30 days' THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: valid_for must be positive and at most 30 days'
+            USING ERRCODE = '22023';
+    END IF;
+    IF uses < 1 THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: uses must be at least 1' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO guarded_ddl.approval (rule, relid, relation, reason, approved_by, expires_at, uses_allowed)
+    VALUES (rule, relation, relation::text, reason, session_user, now() + valid_for, uses)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.approve(text, regclass, text, interval, integer) FROM PUBLIC;
+COMMENT ON FUNCTION guarded_ddl.approve(text, regclass, text, interval, integer) IS
+    'let statements the rule blocks on the relation run, for a while and a number of uses';
+
+CREATE FUNCTION guarded_ddl.revoke_approval(approval_id bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE guarded_ddl.approval
+       SET revoked_by = session_user, revoked_at = now()
+     WHERE id = approval_id AND revoked_at IS NULL;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'guarded_ddl.revoke_approval: no active approval with id %', approval_id
+            USING ERRCODE = '42704';
+    END IF;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.revoke_approval(bigint) FROM PUBLIC;
+
+-- Called by the hook (through fmgr, with these definer rights) when a rule
+-- would block: the id of an active approval, or 0. consume counts a use;
+-- explain() only looks.
+CREATE FUNCTION guarded_ddl.take_approval(rule text, relid oid, consume boolean) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_id bigint;
+BEGIN
+    SELECT a.id INTO found_id
+      FROM guarded_ddl.approval AS a
+     WHERE a.rule = take_approval.rule AND a.relid = take_approval.relid
+       AND a.revoked_at IS NULL AND a.expires_at > now() AND a.uses < a.uses_allowed
+     ORDER BY a.expires_at
+     LIMIT 1
+       FOR UPDATE;
+    IF found_id IS NULL THEN
+        RETURN 0;
+    END IF;
+    IF consume THEN
+        UPDATE guarded_ddl.approval SET uses = uses + 1 WHERE id = found_id;
+    END IF;
+    RETURN found_id;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.take_approval(text, oid, boolean) FROM PUBLIC;
+
+CREATE VIEW guarded_ddl.approvals AS
+SELECT id, rule, relid::regclass AS relation, relation AS relation_when_approved, reason,
+       approved_by, approved_at, expires_at, uses, uses_allowed, revoked_by, revoked_at,
+       CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
+            WHEN uses >= uses_allowed THEN 'used'
+            WHEN expires_at <= now() THEN 'expired'
+            ELSE 'active' END AS status
+  FROM guarded_ddl.approval;
+
+CREATE FUNCTION guarded_ddl.set_table_policy(relation regclass, large boolean DEFAULT NULL,
+                                             rules text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation must not be null' USING ERRCODE = '22004';
+    END IF;
+    IF rules IS NOT NULL THEN
+        PERFORM guarded_ddl.check_rules(rules);
+    END IF;
+    IF large IS NULL AND rules IS NULL THEN
+        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = relation;
+        RETURN;
+    END IF;
+    INSERT INTO guarded_ddl.table_policy_entry AS p (relid, large, rules, set_by)
+    VALUES (relation, large, rules, session_user)
+    ON CONFLICT (relid) DO UPDATE
+       SET large = excluded.large, rules = excluded.rules, set_by = excluded.set_by, set_at = now();
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.set_table_policy(regclass, boolean, text) FROM PUBLIC;
+COMMENT ON FUNCTION guarded_ddl.set_table_policy(regclass, boolean, text) IS
+    'mark a table large or not, and override rule modes for it; both null removes the policy';
+
+CREATE VIEW guarded_ddl.table_policy AS
+SELECT relid::regclass AS relation, large, rules, set_by, set_at
+  FROM guarded_ddl.table_policy_entry;
+
+-- Policies follow a table through renames (they are kept by OID) and go
+-- away with it.
+CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM guarded_ddl.table_policy_entry
+     WHERE relid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
+                      WHERE classid = 'pg_class'::regclass AND objsubid = 0);
+END $$;
+CREATE EVENT TRIGGER guarded_ddl_forget_dropped_tables ON sql_drop
+    EXECUTE FUNCTION guarded_ddl.forget_dropped_tables();

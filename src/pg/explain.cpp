@@ -46,7 +46,7 @@ bool is_plannable(Node *stmt) {
 void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
-    GdDecision d = gd_decide(a);
+    GdDecision d = gd_decide(a, false);
 
     values[COL_STATEMENT_NO] = Int32GetDatum(statement_no);
     values[COL_COMMAND] = CStringGetTextDatum(command);

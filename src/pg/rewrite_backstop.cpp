@@ -81,7 +81,7 @@ extern "C" Datum gd_table_rewrite_guard(PG_FUNCTION_ARGS) {
             quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                        get_rel_name(relid)),
             sizeof action.relation);
-    GdDecision d = gd_decide(&action);
+    GdDecision d = gd_decide(&action, true);
     if (d.verdict == guarded_ddl::Verdict::Allow)
         PG_RETURN_VOID();
 

@@ -3,6 +3,7 @@
 #include "core/block_message.hpp"
 #include "pg/cpp_boundary.hpp"
 #include "pg/gucs.hpp"
+#include "pg/policy_store.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -37,22 +38,40 @@ char *size_text(int64 bytes) {
         DatumGetTextPP(DirectFunctionCall1(pg_size_pretty, Int64GetDatum(bytes))));
 }
 
+void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
+    if (record->n_rules < guarded_ddl::max_rules_per_statement)
+        strlcpy(record->rules[record->n_rules++], name.data(),
+                Min(name.size() + 1, sizeof record->rules[0]));
+}
+
 } // namespace
 
-GdDecision gd_decide(const GdAction *a) {
-    GdDecision d{{0, -1}, false, guarded_ddl::Verdict::Allow};
+GdDecision gd_decide(const GdAction *a, bool consume_approval) {
+    GdDecision d{{0, -1}, false, guarded_ddl::Verdict::Allow, 0};
     if (!OidIsValid(a->relid))
         return d;
     d.size = gd_relation_size(a->relid);
-    bool big = exceeds(static_cast<double>(d.size.bytes) / 1024.0, gd_large_table_size_kb) ||
-               (d.size.rows >= 0 && exceeds(d.size.rows, gd_large_table_rows));
+    GdTablePolicy policy = gd_table_policy(a->relid);
+    bool big = policy.large
+                   ? *policy.large
+                   : exceeds(static_cast<double>(d.size.bytes) / 1024.0, gd_large_table_size_kb) ||
+                         (d.size.rows >= 0 && exceeds(d.size.rows, gd_large_table_rows));
     d.large = big && get_rel_persistence(a->relid) != RELPERSISTENCE_TEMP &&
               !created_in_this_transaction(a->relid);
+
     // With the guard off nothing is blocked, whatever the per-rule overrides.
-    if (a->rule && gd_mode != GD_MODE_OFF) {
-        auto mode = guarded_ddl::effective_mode(static_cast<guarded_ddl::Mode>(gd_mode),
-                                                gd_rule_overrides(), *a->rule);
-        d.verdict = guarded_ddl::decide(mode, d.large);
+    if (!a->rule || gd_mode == GD_MODE_OFF)
+        return d;
+    const auto rule = *a->rule;
+    auto mode = guarded_ddl::effective_mode(static_cast<guarded_ddl::Mode>(gd_mode),
+                                            gd_rule_overrides(), rule);
+    if (policy.has_rules)
+        mode = guarded_ddl::effective_mode(mode, policy.rules, rule);
+    d.verdict = guarded_ddl::decide(mode, d.large);
+    if (d.verdict == guarded_ddl::Verdict::Block) {
+        d.approval_id = gd_take_approval(rule, a->relid, consume_approval);
+        if (d.approval_id > 0)
+            d.verdict = guarded_ddl::Verdict::Allow;
     }
     return d;
 }
@@ -80,17 +99,22 @@ void gd_enforce_rules(Node *stmt, const char *command_tag, guarded_ddl::Statemen
         const GdAction *a = &actions[i];
         if (!a->rule)
             continue;
-        GdDecision d = gd_decide(a);
+        GdDecision d = gd_decide(a, true);
+        std::string_view name = guarded_ddl::rule(*a->rule).name;
         if (d.verdict == guarded_ddl::Verdict::Allow) {
             if (a->effect == guarded_ddl::Effect::Rewrite)
                 allowed->relids[allowed->n++] = a->relid;
+            if (d.approval_id > 0) {
+                record_rule(record, name);
+                record->outcome = guarded_ddl::Outcome::Approved;
+                record->approval_id = d.approval_id;
+                ereport(NOTICE,
+                        (errmsg("guarded_ddl: rule %s on \"%s\" passes under approval %lld",
+                                name.data(), a->relation, static_cast<long long>(d.approval_id))));
+            }
             continue;
         }
-        if (record->n_rules < guarded_ddl::max_rules_per_statement) {
-            std::string_view name = guarded_ddl::rule(*a->rule).name;
-            strlcpy(record->rules[record->n_rules++], name.data(),
-                    Min(name.size() + 1, sizeof record->rules[0]));
-        }
+        record_rule(record, name);
         GdReport report = gd_rule_report(*a->rule, a, command_tag, &d);
         if (d.verdict == guarded_ddl::Verdict::Block) {
             record->outcome = guarded_ddl::Outcome::Blocked;

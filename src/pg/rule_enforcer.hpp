@@ -17,12 +17,15 @@ struct GdDecision {
     GdRelationSize size;
     bool large;
     guarded_ddl::Verdict verdict;
+    int64 approval_id; // > 0: a DBA's approval turned a block into allow
 };
 
-// Sizes the action's relation and decides. Relations created in this
-// transaction and temporary tables are never large: nobody else can be
-// waiting for them.
-GdDecision gd_decide(const GdAction *action);
+// Sizes the action's relation and decides under guarded_ddl.mode,
+// guarded_ddl.rules, the table's own policy and the approvals. Relations
+// created in this transaction and temporary tables are never large: nobody
+// else can be waiting for them. consume_approval counts the approval's use
+// (the hook does; explain() only looks).
+GdDecision gd_decide(const GdAction *action, bool consume_approval);
 
 // The relations whose rewrite the current statement was allowed, for the
 // table_rewrite backstop.

@@ -10,6 +10,16 @@
 
 extern "C" {
 PG_FUNCTION_INFO_V1(gd_rules);
+PG_FUNCTION_INFO_V1(gd_check_rules_text);
+}
+
+// guarded_ddl.check_rules(text): validates a per-rule list for
+// set_table_policy. The logic zone's Error crosses the C++ boundary and
+// arrives as an ERROR with its SQLSTATE, DETAIL and HINT.
+extern "C" Datum gd_check_rules_text(PG_FUNCTION_ARGS) {
+    char *rules = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    guarded_ddl::pg::invoke_cpp([&] { (void)guarded_ddl::parse_rule_overrides(rules); });
+    PG_RETURN_VOID();
 }
 
 extern "C" Datum gd_rules(PG_FUNCTION_ARGS) {

@@ -1,0 +1,25 @@
+// The DBA's policy kept in the extension's tables: per-table overrides and
+// approvals. Read straight from the tables (or through the extension's own
+// SECURITY DEFINER function), so a migration role needs no privilege on
+// schema guarded_ddl for its DDL to be judged by them. In a database without
+// the extension there is no such policy.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+#include "core/rule_policy.hpp"
+
+#include <optional>
+
+struct GdTablePolicy {
+    std::optional<bool> large;
+    bool has_rules;
+    guarded_ddl::RuleOverrides rules;
+};
+
+// The policy set with guarded_ddl.set_table_policy for relid, if any.
+GdTablePolicy gd_table_policy(Oid relid);
+
+// An active approval of rule on relid: its id, or 0. consume counts a use
+// (in the statement's own transaction, so a failed statement uses nothing).
+int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume);
