@@ -16,6 +16,10 @@ REGRESS = install guc lock_guard rules explain policy
 # guarded_ddl's C++ is not meant for the JIT inliner.
 override with_llvm = no
 
+# Rebuild objects when a header they include changes (PGXS tracks this only
+# on request; a stale object with an old struct layout is a silent bug).
+override autodepend = yes
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

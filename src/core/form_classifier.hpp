@@ -54,7 +54,7 @@ struct Facts {
     bool concurrent = false;
     bool only = false;              // CREATE INDEX ON ONLY a partitioned table
     bool holds_strong_lock = false; // VALIDATE: the transaction holds ACCESS EXCLUSIVE
-    bool default_partition = false; // ATTACH: the parent has a DEFAULT partition
+    bool default_partition = false; // ATTACH: this is the parent's DEFAULT partition
 };
 
 struct Classification {

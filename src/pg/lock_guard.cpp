@@ -5,12 +5,10 @@
 #include "pg/cpp_boundary.hpp"
 #include "pg/gucs.hpp"
 #include "pg/lock_blockers.hpp"
-#include "pg/lock_targets.hpp"
 #include "pg/report.hpp"
 
 extern "C" {
 #include "access/xact.h"
-#include "catalog/index.h"
 #include "common/pg_prng.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -28,7 +26,6 @@ using guarded_ddl::StatementRecord;
 namespace {
 
 struct Resolved {
-    const RangeVar *name; // to check it still names relid once locked
     Oid relid;
     LOCKMODE mode;
     bool held; // by this statement's current round
@@ -107,30 +104,33 @@ LockRecord *add_record(StatementRecord *rec, Oid relid, LOCKMODE mode) {
     return lr;
 }
 
-// Turns parse-tree names into relation OIDs the session may lock. Missing
-// relations, relations the session may not touch, its own temporary tables
-// and locks it already holds are left to PostgreSQL.
-int resolve_targets(Node *stmt, StatementRecord *rec, Resolved *out) {
-    GdLockTarget targets[guarded_ddl::max_locks_per_statement];
-    int ntargets = gd_collect_lock_targets(stmt, targets, guarded_ddl::max_locks_per_statement);
-    int n = 0;
-
-    for (int i = 0; i < ntargets; i++) {
-        const GdLockTarget &t = targets[i];
-        Oid relid = RangeVarGetRelidExtended(t.relation, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-        if (!OidIsValid(relid) || get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
-            !may_lock(relid, t.privilege, t.mode))
-            continue;
-
-        if (t.table_mode_first != NoLock) {
-            Oid table = IndexGetRelation(relid, true);
-            if (OidIsValid(table) && !already_held(table, t.table_mode_first))
-                if (LockRecord *lr = add_record(rec, table, t.table_mode_first))
-                    out[n++] = Resolved{nullptr, table, t.table_mode_first, false, lr};
+void add_target(Resolved *out, int *n, StatementRecord *rec, Oid relid, LOCKMODE mode) {
+    for (int i = 0; i < *n; i++)
+        if (out[i].relid == relid) {
+            // ALTER TABLE takes the strongest of its subcommands' levels.
+            out[i].mode = Max(out[i].mode, mode);
+            out[i].record->lock_mode = out[i].mode;
+            return;
         }
-        if (!already_held(relid, t.mode))
-            if (LockRecord *lr = add_record(rec, relid, t.mode))
-                out[n++] = Resolved{t.relation, relid, t.mode, false, lr};
+    if (already_held(relid, mode))
+        return;
+    if (LockRecord *lr = add_record(rec, relid, mode))
+        out[(*n)++] = Resolved{relid, mode, false, lr};
+}
+
+// The relations of the statement's actions that the session may lock.
+// Relations it may not touch and its own temporary tables are left to
+// PostgreSQL.
+int resolve_targets(const GdAction *actions, int n_actions, StatementRecord *rec, Resolved *out) {
+    int n = 0;
+    for (int i = 0; i < n_actions; i++) {
+        const GdAction &a = actions[i];
+        if (get_rel_persistence(a.relid) == RELPERSISTENCE_TEMP ||
+            !may_lock(a.relid, a.privilege, a.lock))
+            continue;
+        add_target(out, &n, rec, a.relid, a.lock);
+        if (OidIsValid(a.index_relid))
+            add_target(out, &n, rec, a.index_relid, a.index_lock);
     }
     return n;
 }
@@ -189,14 +189,6 @@ void sleep_ms(int64 ms) {
     }
 }
 
-// After a lock is granted the name may point elsewhere: a concurrent rename
-// or drop committed while we waited. Then the lock is useless; PostgreSQL
-// resolves the name again itself.
-bool still_names(const Resolved &r) {
-    return r.name == nullptr ||
-           RangeVarGetRelidExtended(r.name, NoLock, RVR_MISSING_OK, nullptr, nullptr) == r.relid;
-}
-
 [[noreturn]] void report_failure(const LockRecord *lr, int64 elapsed_ms, int64 timeout_ms,
                                  bool fail_fast) {
     const char *mode_name = GetLockmodeName(DEFAULT_LOCKMETHOD, lr->lock_mode);
@@ -225,13 +217,14 @@ int gd_effective_lock_timeout_ms(void) {
     return LockTimeout > 0 ? Min(LockTimeout, gd_lock_timeout_ms) : gd_lock_timeout_ms;
 }
 
-void gd_acquire_statement_locks(Node *stmt, StatementRecord *rec) {
+void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actions,
+                                StatementRecord *rec) {
     int timeout_ms = gd_effective_lock_timeout_ms();
     if (timeout_ms == 0 || gd_statement_locks_in_own_transactions(stmt))
         return;
 
     Resolved targets[guarded_ddl::max_locks_per_statement];
-    int n = resolve_targets(stmt, rec, targets);
+    int n = resolve_targets(actions, n_actions, rec, targets);
     if (n == 0)
         return;
 
@@ -254,12 +247,6 @@ void gd_acquire_statement_locks(Node *stmt, StatementRecord *rec) {
                     ? ConditionalLockRelationOid(t.relid, t.mode)
                     : queued_attempt(t.relid, t.mode,
                                      guarded_ddl::attempt_timeout_ms(policy, ms_since(start)));
-            if (got && !still_names(t)) {
-                UnlockRelationOid(t.relid, t.mode);
-                t.record->granted = false;
-                t.held = true; // nothing more to do for it: PostgreSQL takes over
-                continue;
-            }
             if (!got) {
                 failed = &t;
                 break;

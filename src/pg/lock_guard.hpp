@@ -9,8 +9,12 @@
 #include "pg/prelude.hpp"
 
 #include "core/ddl_record.hpp"
+#include "pg/statement_actions.hpp"
 
-void gd_acquire_statement_locks(Node *stmt, guarded_ddl::StatementRecord *record);
+// Takes the locks of the statement's actions, in their order, each relation
+// once in the strongest mode it needs.
+void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actions,
+                                guarded_ddl::StatementRecord *record);
 
 // The lock_timeout the guard works with: its own, or the session's when that
 // is stricter. 0 when the guard does not manage lock waits.

@@ -4,7 +4,6 @@
 
 #include "pg/gucs.hpp"
 #include "pg/lock_guard.hpp"
-#include "pg/lock_targets.hpp"
 #include "pg/process_utility.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_filter.hpp"
@@ -86,10 +85,13 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     strlcpy(record->command_tag, GetCommandTagName(CreateCommandTag(stmt)),
             sizeof record->command_tag);
 
-    // Rules first: a blocked statement must not have queued for any lock.
+    // One analysis for both: rules first, so a blocked statement never
+    // queued for any lock.
+    auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
+    int n_actions = gd_statement_actions(stmt, actions, gd_max_actions);
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
-    gd_enforce_rules(stmt, record->command_tag, record, allowed);
-    gd_acquire_statement_locks(stmt, record);
+    gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed);
+    gd_acquire_statement_locks(stmt, actions, n_actions, record);
 
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
     gd_current_rewrites = allowed;

@@ -89,10 +89,8 @@ GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char 
     });
 }
 
-void gd_enforce_rules(Node *stmt, const char *command_tag, guarded_ddl::StatementRecord *record,
-                      GdAllowedRewrites *allowed) {
-    GdAction actions[gd_max_actions];
-    int n = gd_statement_actions(stmt, actions, gd_max_actions);
+void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
+                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed) {
     allowed->n = 0;
 
     for (int i = 0; i < n; i++) {

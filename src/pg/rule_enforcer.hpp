@@ -34,10 +34,10 @@ struct GdAllowedRewrites {
     Oid relids[gd_max_actions];
 };
 
-// For the hook: blocks (ERROR) or warns about the statement; records the rule
-// ids that fired and the outcome in record, and fills allowed.
-void gd_enforce_rules(Node *stmt, const char *command_tag, guarded_ddl::StatementRecord *record,
-                      GdAllowedRewrites *allowed);
+// For the hook: blocks (ERROR) or warns about the statement's actions;
+// records the rule ids that fired and the outcome in record, and fills allowed.
+void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
+                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed);
 
 // The block/warn report for one action, as palloc'd text.
 GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *action, const char *command_tag,

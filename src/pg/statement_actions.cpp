@@ -29,11 +29,11 @@ struct Actions {
     int max;
     int n;
 
-    // Records what classify() makes of the facts for relid (InvalidOid for a
-    // statement that touches no existing relation).
+    // Records what classify() makes of the facts for relid. Relations that
+    // do not exist are PostgreSQL's to report: no action.
     GdAction *add(Oid relid, LOCKMODE lock, const Facts &facts, const char *column = nullptr,
                   const char *constraint_name = nullptr, const char *index = nullptr) {
-        if (n >= max)
+        if (n >= max || !OidIsValid(relid))
             return nullptr;
         GdAction *a = &out[n++];
         *a = GdAction{};
@@ -42,12 +42,10 @@ struct Actions {
         guarded_ddl::Classification c = guarded_ddl::classify(facts);
         a->effect = c.effect;
         a->rule = c.rule;
-        if (OidIsValid(relid)) {
-            char *nsp = get_namespace_name(get_rel_namespace(relid));
-            char *rel = get_rel_name(relid);
-            if (nsp != nullptr && rel != nullptr)
-                strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
-        }
+        char *nsp = get_namespace_name(get_rel_namespace(relid));
+        char *rel = get_rel_name(relid);
+        if (nsp != nullptr && rel != nullptr)
+            strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
         if (column != nullptr)
             strlcpy(a->column, column, sizeof a->column);
         if (constraint_name != nullptr)
@@ -85,8 +83,6 @@ void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
         break;
     case CONSTR_FOREIGN:
         f.form = Form::AddForeignKey;
-        // The referenced table is locked too, and read by the validation.
-        acts.add(lookup(con->pktable), ShareRowExclusiveLock, facts_of(Form::Other));
         break;
     case CONSTR_UNIQUE:
     case CONSTR_PRIMARY:
@@ -106,20 +102,27 @@ void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
         break; // NOT NULL and friends arrive as their own subcommands
     }
     acts.add(relid, lock, f, nullptr, con->conname, con->indexname);
+    // The referenced table is locked too (after the table), and read by the
+    // validation.
+    if (con->contype == CONSTR_FOREIGN)
+        if (GdAction *a =
+                acts.add(lookup(con->pktable), ShareRowExclusiveLock, facts_of(Form::Other)))
+            a->privilege = GD_PRIV_REFERENCES;
 }
 
+// PostgreSQL locks the parent, then the new partition, then the DEFAULT
+// partition it has to scan.
 void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
+    acts.add(parent, ShareUpdateExclusiveLock, facts_of(Form::Other));
     Oid partition = lookup(cmd->name);
     Facts f = facts_of(Form::AttachPartition);
-    if (OidIsValid(partition) && cmd->bound != nullptr) {
+    if (OidIsValid(partition) && cmd->bound != nullptr)
         f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
-        Oid default_partition = get_default_partition_oid(parent);
-        f.default_partition = OidIsValid(default_partition);
-        if (f.default_partition)
-            acts.add(default_partition, AccessExclusiveLock, f);
-    }
     acts.add(partition, AccessExclusiveLock, f);
-    acts.add(parent, ShareUpdateExclusiveLock, facts_of(Form::Other));
+
+    Facts default_facts = facts_of(Form::AttachPartition);
+    default_facts.default_partition = true;
+    acts.add(get_default_partition_oid(parent), AccessExclusiveLock, default_facts);
 }
 
 void alter_table(AlterTableStmt *stmt, Actions &acts) {
@@ -195,6 +198,29 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
     }
 }
 
+bool option_is_set(List *options, const char *name) {
+    ListCell *lc;
+    foreach (lc, options) {
+        auto *opt = castNode(DefElem, lfirst(lc));
+        if (strcmp(opt->defname, name) == 0)
+            return defGetBoolean(opt);
+    }
+    return false;
+}
+
+// An index statement is about the index's table: that is what PostgreSQL
+// locks first and what is large. The index is locked next.
+void add_index_action(Oid index, LOCKMODE table_lock, LOCKMODE index_lock, const Facts &f,
+                      Actions &acts) {
+    Oid table = IndexGetRelation(index, true);
+    GdAction *a = acts.add(OidIsValid(table) ? table : index, table_lock, f, nullptr, nullptr,
+                           get_rel_name(index));
+    if (a != nullptr && OidIsValid(table)) {
+        a->index_relid = index;
+        a->index_lock = index_lock;
+    }
+}
+
 void drop(DropStmt *stmt, Actions &acts) {
     Form form;
     switch (stmt->removeType) {
@@ -221,11 +247,8 @@ void drop(DropStmt *stmt, Actions &acts) {
         Facts f = facts_of(form);
         f.concurrent = stmt->concurrent;
         if (form == Form::DropIndex) {
-            // The table is what gets locked and what is large.
-            Oid table = IndexGetRelation(relid, true);
-            acts.add(OidIsValid(table) ? table : relid,
-                     stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f, nullptr,
-                     nullptr, get_rel_name(relid));
+            LOCKMODE lock = stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock;
+            add_index_action(relid, lock, lock, f, acts);
         } else {
             acts.add(relid, AccessExclusiveLock, f);
         }
@@ -253,16 +276,6 @@ void rename(RenameStmt *stmt, Actions &acts) {
         acts.add(relid, AccessExclusiveLock, facts_of(Form::Other));
         break;
     }
-}
-
-bool option_is_set(List *options, const char *name) {
-    ListCell *lc;
-    foreach (lc, options) {
-        auto *opt = castNode(DefElem, lfirst(lc));
-        if (strcmp(opt->defname, name) == 0)
-            return defGetBoolean(opt);
-    }
-    return false;
 }
 
 // ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL checks every column of the
@@ -315,9 +328,9 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         break;
     case T_TruncateStmt:
         foreach (lc, castNode(TruncateStmt, stmt)->relations) {
-            Oid relid = lookup(castNode(RangeVar, lfirst(lc)));
-            if (OidIsValid(relid))
-                acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate));
+            if (GdAction *a = acts.add(lookup(castNode(RangeVar, lfirst(lc))), AccessExclusiveLock,
+                                       facts_of(Form::Truncate)))
+                a->privilege = GD_PRIV_TRUNCATE;
         }
         break;
     case T_RenameStmt:
@@ -337,10 +350,9 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         f.concurrent = option_is_set(s->params, "concurrently");
         Oid relid = lookup(s->relation);
         if (OidIsValid(relid) && s->kind == REINDEX_OBJECT_INDEX) {
-            Oid table = IndexGetRelation(relid, true);
-            acts.add(OidIsValid(table) ? table : relid,
-                     f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f, nullptr, nullptr,
-                     get_rel_name(relid));
+            add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
+                             f.concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f,
+                             acts);
         } else if (OidIsValid(relid)) {
             acts.add(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f);
         }
@@ -356,10 +368,10 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         auto *s = castNode(VacuumStmt, stmt);
         bool full = s->is_vacuumcmd && option_is_set(s->options, "full");
         foreach (lc, s->rels) {
-            Oid relid = lookup(castNode(VacuumRelation, lfirst(lc))->relation);
-            if (OidIsValid(relid))
-                acts.add(relid, full ? AccessExclusiveLock : ShareUpdateExclusiveLock,
-                         facts_of(full ? Form::VacuumFull : Form::Other));
+            if (GdAction *a = acts.add(lookup(castNode(VacuumRelation, lfirst(lc))->relation),
+                                       full ? AccessExclusiveLock : ShareUpdateExclusiveLock,
+                                       facts_of(full ? Form::VacuumFull : Form::Other)))
+                a->privilege = GD_PRIV_MAINTAIN;
         }
         break;
     }
@@ -375,8 +387,67 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
     case T_AlterDomainStmt:
         alter_domain(castNode(AlterDomainStmt, stmt), acts);
         break;
+    case T_CreateTrigStmt:
+        if (GdAction *a = acts.add(lookup(castNode(CreateTrigStmt, stmt)->relation),
+                                   ShareRowExclusiveLock, facts_of(Form::Other)))
+            a->privilege = GD_PRIV_TRIGGER;
+        break;
+    case T_RuleStmt:
+        acts.add(lookup(castNode(RuleStmt, stmt)->relation), AccessExclusiveLock,
+                 facts_of(Form::Other));
+        break;
+    case T_CreatePolicyStmt:
+        acts.add(lookup(castNode(CreatePolicyStmt, stmt)->table), AccessExclusiveLock,
+                 facts_of(Form::Other));
+        break;
+    case T_AlterPolicyStmt:
+        acts.add(lookup(castNode(AlterPolicyStmt, stmt)->table), AccessExclusiveLock,
+                 facts_of(Form::Other));
+        break;
+    case T_LockStmt: {
+        auto *s = castNode(LockStmt, stmt);
+        if (s->nowait) // NOWAIT never queues: nothing to guard
+            break;
+        foreach (lc, s->relations)
+            if (GdAction *a = acts.add(lookup(castNode(RangeVar, lfirst(lc))), s->mode,
+                                       facts_of(Form::Other)))
+                a->privilege = GD_PRIV_LOCK;
+        break;
+    }
     default:
         break;
     }
     return acts.n;
+}
+
+bool gd_statement_is_nontransactional(Node *stmt) {
+    switch (nodeTag(stmt)) {
+    case T_IndexStmt:
+        return castNode(IndexStmt, stmt)->concurrent;
+    case T_DropStmt:
+        return castNode(DropStmt, stmt)->concurrent;
+    case T_ReindexStmt:
+        return option_is_set(castNode(ReindexStmt, stmt)->params, "concurrently");
+    case T_VacuumStmt:
+        return castNode(VacuumStmt, stmt)->is_vacuumcmd;
+    case T_ClusterStmt:
+        return castNode(ClusterStmt, stmt)->relation == nullptr;
+    case T_AlterTableStmt: {
+        ListCell *lc;
+        foreach (lc, castNode(AlterTableStmt, stmt)->cmds) {
+            auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+            if (cmd->subtype == AT_DetachPartition && IsA(cmd->def, PartitionCmd) &&
+                castNode(PartitionCmd, cmd->def)->concurrent)
+                return true;
+        }
+        return false;
+    }
+    default:
+        return false;
+    }
+}
+
+bool gd_statement_locks_in_own_transactions(Node *stmt) {
+    return (IsA(stmt, VacuumStmt) && castNode(VacuumStmt, stmt)->is_vacuumcmd) ||
+           (IsA(stmt, ClusterStmt) && castNode(ClusterStmt, stmt)->relation == nullptr);
 }

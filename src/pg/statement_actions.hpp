@@ -11,10 +11,27 @@
 
 #include <optional>
 
+// What the session must be allowed to do to a relation before the lock
+// guard may queue a lock on it. When the check fails the guard leaves the
+// relation alone and PostgreSQL reports its own permission error.
+enum GdPrivilege {
+    GD_PRIV_OWNER,      // ALTER, DROP, CREATE INDEX, CLUSTER, REFRESH, ...
+    GD_PRIV_TRUNCATE,   // TRUNCATE
+    GD_PRIV_TRIGGER,    // CREATE TRIGGER
+    GD_PRIV_REFERENCES, // the table a new foreign key points to
+    GD_PRIV_LOCK,       // LOCK TABLE: the privilege depends on the mode
+    GD_PRIV_MAINTAIN,   // VACUUM, ANALYZE: owner or database owner
+};
+
 struct GdAction {
     Oid relid; // InvalidOid: the statement names no existing relation
     char relation[192];
-    LOCKMODE lock;
+    LOCKMODE lock; // the mode PostgreSQL 15 takes on relid, first
+    GdPrivilege privilege;
+    // DROP INDEX, REINDEX INDEX: relid is the index's table, which
+    // PostgreSQL locks first; the index itself is locked next, in index_lock.
+    Oid index_relid;
+    LOCKMODE index_lock;
     guarded_ddl::Effect effect;
     std::optional<guarded_ddl::RuleId> rule;
     char column[NAMEDATALEN];
@@ -24,5 +41,16 @@ struct GdAction {
 
 inline constexpr int gd_max_actions = 32;
 
-// Fills actions (at most max) and returns how many.
+// Fills actions (at most max) and returns how many, in the order PostgreSQL
+// locks their relations.
 int gd_statement_actions(Node *stmt, GdAction *actions, int max);
+
+// Statements that refuse to run in a transaction block (CREATE INDEX
+// CONCURRENTLY, VACUUM, ...): they commit internally, so the guard must not
+// wrap anything of theirs in a subtransaction or a GUC nesting level.
+bool gd_statement_is_nontransactional(Node *stmt);
+
+// VACUUM, and CLUSTER without a table, lock each table in a transaction of
+// their own: locking early in the caller's transaction would be released at
+// their first internal commit.
+bool gd_statement_locks_in_own_transactions(Node *stmt);
