@@ -135,16 +135,17 @@ int resolve_targets(const GdAction *actions, int n_actions, StatementRecord *rec
     return n;
 }
 
-// One queued attempt, bounded by timeout_ms, in an internal subtransaction so
-// that a lock timeout can be caught and the wait cleaned up: the PL/pgSQL
-// exception-block pattern. Any other error (cancel, statement_timeout,
-// deadlock) propagates unchanged.
-bool queued_attempt(Oid relid, LOCKMODE mode, int64 timeout_ms) {
+// Runs wait(arg), a lock-manager wait, bounded by timeout_ms, in an internal
+// subtransaction so that a lock timeout can be caught and the wait cleaned
+// up: the PL/pgSQL exception-block pattern. Returns false on lock timeout;
+// any other error (cancel, statement_timeout, deadlock) propagates unchanged.
+// Locks the wait took move to the caller's transaction.
+bool bounded_wait(void (*wait)(const void *), const void *arg, int64 timeout_ms) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
-    volatile bool got = false;
+    volatile bool done = false;
     char timeout[32];
-    snprintf(timeout, sizeof timeout, "%lld", static_cast<long long>(timeout_ms));
+    snprintf(timeout, sizeof timeout, "%lld", static_cast<long long>(Max(timeout_ms, 1)));
 
     BeginInternalSubTransaction(nullptr);
     MemoryContextSwitchTo(caller_context);
@@ -153,12 +154,12 @@ bool queued_attempt(Oid relid, LOCKMODE mode, int64 timeout_ms) {
         int nest_level = NewGUCNestLevel();
         (void)set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
                                 GUC_ACTION_SAVE, true, 0, false);
-        LockRelationOid(relid, mode);
+        wait(arg);
         AtEOXact_GUC(true, nest_level);
-        ReleaseCurrentSubTransaction(); // the lock moves to the caller's transaction
+        ReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
-        got = true;
+        done = true;
     }
     PG_CATCH();
     {
@@ -173,7 +174,40 @@ bool queued_attempt(Oid relid, LOCKMODE mode, int64 timeout_ms) {
         FreeErrorData(edata);
     }
     PG_END_TRY();
-    return got;
+    return done;
+}
+
+// A queued attempt: the statement's place in the table's lock queue, where
+// every later query on the table waits behind it.
+bool queued_attempt(const Resolved &t, int64 timeout_ms) {
+    return bounded_wait(
+        [](const void *arg) {
+            auto *target = static_cast<const Resolved *>(arg);
+            LockRelationOid(target->relid, target->mode);
+        },
+        &t, timeout_ms);
+}
+
+// Waits for the transactions that hold a conflicting lock right now to end,
+// as CREATE INDEX CONCURRENTLY waits for old transactions: on each one's
+// virtual transaction id, never in the table's lock queue, so readers of the
+// table are not stalled meanwhile.
+enum class HolderWait { NoHolders, Ended, StillHeld };
+
+HolderWait wait_for_holders(const Resolved &t, int64 timeout_ms) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, t.relid);
+    VirtualTransactionId *holders = GetLockConflicts(&tag, t.mode, nullptr);
+    if (!VirtualTransactionIdIsValid(holders[0]))
+        return HolderWait::NoHolders;
+    bool ended = bounded_wait(
+        [](const void *arg) {
+            for (auto *v = static_cast<const VirtualTransactionId *>(arg);
+                 VirtualTransactionIdIsValid(*v); v++)
+                (void)VirtualXactLock(*v, true);
+        },
+        holders, timeout_ms);
+    return ended ? HolderWait::Ended : HolderWait::StillHeld;
 }
 
 void sleep_ms(int64 ms) {
@@ -235,7 +269,12 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
                                     gd_lock_budget_ms, false};
     TimestampTz start = GetCurrentTimestamp();
 
+    // Queue only when the sessions that blocked the last attempt are gone:
+    // while they hold the lock, a queued attempt would just stall every
+    // reader of the table for its whole timeout.
+    bool holders_remain = true;
     for (int round = 1;; round++) {
+        bool queue = queued_allowed && round > 1 && !holders_remain;
         Resolved *failed = nullptr;
         for (int i = 0; i < n && failed == nullptr; i++) {
             Resolved &t = targets[i];
@@ -243,10 +282,8 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
                 continue;
             t.record->attempts++;
             bool got =
-                round == 1 || !queued_allowed
-                    ? ConditionalLockRelationOid(t.relid, t.mode)
-                    : queued_attempt(t.relid, t.mode,
-                                     guarded_ddl::attempt_timeout_ms(policy, ms_since(start)));
+                queue ? queued_attempt(t, guarded_ddl::attempt_timeout_ms(policy, ms_since(start)))
+                      : ConditionalLockRelationOid(t.relid, t.mode);
             if (!got) {
                 failed = &t;
                 break;
@@ -258,8 +295,8 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
         if (failed == nullptr)
             break;
 
-        // Never sleep holding what this round took: others would queue
-        // behind it for the whole sleep.
+        // Never wait holding what this round took: others would queue
+        // behind it meanwhile.
         for (int i = 0; i < n; i++)
             if (targets[i].held && targets[i].record->granted) {
                 UnlockRelationOid(targets[i].relid, targets[i].mode);
@@ -277,9 +314,18 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
             policy, round, elapsed_ms, pg_prng_double(&pg_global_prng_state));
         if (!delay) {
             failed->record->wait_us = GetCurrentTimestamp() - start;
-            report_failure(failed->record, ms_since(start), timeout_ms, policy.fail_fast);
+            report_failure(failed->record, elapsed_ms, timeout_ms, policy.fail_fast);
         }
-        sleep_ms(*delay);
+
+        // The pause between attempts is spent waiting for the holders to end
+        // (cut short when they do), unless that needs a subtransaction we
+        // may not open or would keep this transaction's strong locks held.
+        HolderWait wait = HolderWait::NoHolders;
+        if (queued_allowed && !policy.fail_fast)
+            wait = wait_for_holders(*failed, *delay);
+        if (wait == HolderWait::NoHolders)
+            sleep_ms(*delay);
+        holders_remain = wait == HolderWait::StillHeld;
     }
 
     for (int i = 0; i < n; i++)

@@ -73,7 +73,7 @@ my $ddl_pid = $ddl->query_safe('SELECT pg_backend_pid()');
 $ddl->{stdin} .= "SET guarded_ddl.lock_budget = '30s'; ALTER TABLE t ADD COLUMN c int;\n";
 $ddl->{run}->pump_nb;
 $node->poll_query_until('postgres',
-    "SELECT wait_event IN ('Extension', 'relation') FROM pg_stat_activity WHERE pid = $ddl_pid")
+    "SELECT wait_event IN ('Extension', 'relation', 'virtualxid') FROM pg_stat_activity WHERE pid = $ddl_pid")
   or die 'the DDL never started retrying';
 $node->safe_psql('postgres', "SELECT pg_cancel_backend($ddl_pid)");
 my $cancelled = $ddl->query('SELECT 1');
