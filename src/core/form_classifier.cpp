@@ -4,15 +4,15 @@ namespace guarded_ddl {
 
 namespace {
 
-Classification safe(Effect effect = Effect::Metadata) {
+Classification safe(Effect effect = Effect::Metadata) noexcept {
     return {effect, std::nullopt};
 }
 
-Classification fires(RuleId id) {
+Classification fires(RuleId id) noexcept {
     return {rule(id).effect, id};
 }
 
-Classification add_column(const Facts &f) {
+Classification add_column(const Facts &f) noexcept {
     if (f.rewrites)
         return fires(f.generated ? RuleId::AddColumnGenerated : RuleId::AddColumnVolatileDefault);
     if (f.scans)
@@ -20,7 +20,7 @@ Classification add_column(const Facts &f) {
     return safe();
 }
 
-Classification alter_column_type(const Facts &f) {
+Classification alter_column_type(const Facts &f) noexcept {
     if (f.rewrites)
         return fires(RuleId::AlterColumnTypeRewrite);
     if (f.column_has_checks)
@@ -28,7 +28,7 @@ Classification alter_column_type(const Facts &f) {
     return safe();
 }
 
-Classification add_unique(const Facts &f) {
+Classification add_unique(const Facts &f) noexcept {
     if (!f.using_index)
         return fires(RuleId::AddUniqueConstraint);
     if (!f.proven)
@@ -36,7 +36,7 @@ Classification add_unique(const Facts &f) {
     return safe();
 }
 
-Classification attach_partition(const Facts &f) {
+Classification attach_partition(const Facts &f) noexcept {
     // The DEFAULT partition is scanned for rows of the new bound whatever
     // constraints the new partition has.
     if (!f.proven || f.default_partition)
@@ -46,7 +46,7 @@ Classification attach_partition(const Facts &f) {
 
 } // namespace
 
-Classification classify(const Facts &f) {
+Classification classify(const Facts &f) noexcept {
     switch (f.form) {
     case Form::Other:
         return safe();

@@ -62,6 +62,6 @@ struct Classification {
     std::optional<RuleId> rule;
 };
 
-Classification classify(const Facts &facts);
+Classification classify(const Facts &facts) noexcept;
 
 } // namespace guarded_ddl

@@ -8,7 +8,7 @@
 
 namespace guarded_ddl {
 
-inline constexpr std::size_t max_explain_bytes = 1024 * 1024;
+inline constexpr std::size_t max_explain_bytes = std::size_t{1024} * 1024;
 
 // Throws Error (54000 program_limit_exceeded) when the SQL text is too long.
 void check_explain_input(std::size_t bytes);

@@ -6,12 +6,12 @@ namespace guarded_ddl {
 
 namespace {
 
-int32_t attempt_limit(const RetryPolicy &policy) {
+int32_t attempt_limit(const RetryPolicy &policy) noexcept {
     return policy.fail_fast ? std::min(policy.max_attempts, fail_fast_max_attempts)
                             : policy.max_attempts;
 }
 
-int64_t backoff_ms(const RetryPolicy &policy, int32_t attempts_made) {
+int64_t backoff_ms(const RetryPolicy &policy, int32_t attempts_made) noexcept {
     const int64_t first = std::max<int64_t>(policy.first_delay_ms, 1);
     const int64_t cap = std::max(first, max_backoff_ms);
     int64_t delay = first;
@@ -24,7 +24,7 @@ int64_t backoff_ms(const RetryPolicy &policy, int32_t attempts_made) {
 } // namespace
 
 std::optional<int64_t> next_delay_ms(const RetryPolicy &policy, int32_t attempts_made,
-                                     int64_t elapsed_ms, double jitter) {
+                                     int64_t elapsed_ms, double jitter) noexcept {
     if (attempts_made >= attempt_limit(policy))
         return std::nullopt;
     const int64_t full = backoff_ms(policy, attempts_made);
@@ -37,7 +37,7 @@ std::optional<int64_t> next_delay_ms(const RetryPolicy &policy, int32_t attempts
     return std::max<int64_t>(delay, 1);
 }
 
-int64_t attempt_timeout_ms(const RetryPolicy &policy, int64_t elapsed_ms) {
+int64_t attempt_timeout_ms(const RetryPolicy &policy, int64_t elapsed_ms) noexcept {
     const int64_t remaining = policy.budget_ms - elapsed_ms;
     return std::max<int64_t>(1, std::min(policy.attempt_timeout_ms, remaining));
 }

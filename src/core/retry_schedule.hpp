@@ -30,10 +30,10 @@ inline constexpr int64_t max_backoff_ms = 800;
 // the attempts or the budget are used up. jitter is uniform in [0, 1): the
 // delay is drawn from [d/2, d) so that sessions retrying together spread out.
 std::optional<int64_t> next_delay_ms(const RetryPolicy &policy, int32_t attempts_made,
-                                     int64_t elapsed_ms, double jitter);
+                                     int64_t elapsed_ms, double jitter) noexcept;
 
 // How long the next queued attempt may wait: the per-attempt timeout, never
 // past the budget. At least 1 ms, since 0 would mean "wait forever".
-int64_t attempt_timeout_ms(const RetryPolicy &policy, int64_t elapsed_ms);
+int64_t attempt_timeout_ms(const RetryPolicy &policy, int64_t elapsed_ms) noexcept;
 
 } // namespace guarded_ddl

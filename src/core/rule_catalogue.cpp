@@ -192,7 +192,7 @@ std::string or_placeholder(const std::string &name, const char *placeholder) {
 
 } // namespace
 
-std::string_view effect_name(Effect effect) {
+std::string_view effect_name(Effect effect) noexcept {
     switch (effect) {
     case Effect::None:
         return "none";
@@ -212,15 +212,15 @@ std::string_view effect_name(Effect effect) {
     return "none";
 }
 
-const std::array<Rule, rule_count> &rule_catalogue() {
+const std::array<Rule, rule_count> &rule_catalogue() noexcept {
     return catalogue;
 }
 
-const Rule &rule(RuleId id) {
+const Rule &rule(RuleId id) noexcept {
     return catalogue[static_cast<std::size_t>(id)];
 }
 
-const Rule *find_rule(std::string_view name) {
+const Rule *find_rule(std::string_view name) noexcept {
     for (const Rule &r : catalogue)
         if (r.name == name)
             return &r;

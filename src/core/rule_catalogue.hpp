@@ -16,7 +16,7 @@ namespace guarded_ddl {
 // What a statement does to the table's data while it holds its lock.
 enum class Effect { None, Metadata, Scan, Rewrite, IndexBuild, DataLoss, AppBreak };
 
-std::string_view effect_name(Effect effect);
+std::string_view effect_name(Effect effect) noexcept;
 
 enum class RuleId {
     AddColumnVolatileDefault,
@@ -65,9 +65,9 @@ struct Rule {
     std::string_view recipe;
 };
 
-const std::array<Rule, rule_count> &rule_catalogue();
-const Rule &rule(RuleId id);
-const Rule *find_rule(std::string_view name);
+const std::array<Rule, rule_count> &rule_catalogue() noexcept;
+const Rule &rule(RuleId id) noexcept;
+const Rule *find_rule(std::string_view name) noexcept;
 
 // Names for the recipe; empty ones are shown as <column> etc.
 struct RecipeNames {

@@ -43,7 +43,7 @@ std::optional<Mode> parse_mode(std::string_view text) {
 
 } // namespace
 
-std::string_view mode_name(Mode mode) {
+std::string_view mode_name(Mode mode) noexcept {
     switch (mode) {
     case Mode::Off:
         return "off";
@@ -55,7 +55,7 @@ std::string_view mode_name(Mode mode) {
     return "enforce";
 }
 
-std::string_view verdict_name(Verdict verdict) {
+std::string_view verdict_name(Verdict verdict) noexcept {
     switch (verdict) {
     case Verdict::Allow:
         return "allow";
@@ -106,12 +106,12 @@ RuleOverrides parse_rule_overrides(std::string_view text) {
     return overrides;
 }
 
-Mode effective_mode(Mode global, const RuleOverrides &overrides, RuleId id) {
+Mode effective_mode(Mode global, const RuleOverrides &overrides, RuleId id) noexcept {
     const auto &override_mode = overrides[static_cast<std::size_t>(id)];
     return override_mode ? *override_mode : global;
 }
 
-Verdict decide(Mode effective, bool relation_is_large) {
+Verdict decide(Mode effective, bool relation_is_large) noexcept {
     if (!relation_is_large || effective == Mode::Off)
         return Verdict::Allow;
     return effective == Mode::Enforce ? Verdict::Block : Verdict::Warn;

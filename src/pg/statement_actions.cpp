@@ -317,10 +317,8 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         Facts f = facts_of(Form::CreateIndex);
         f.concurrent = s->concurrent;
         f.only = !s->relation->inh;
-        Oid relid = lookup(s->relation);
-        if (OidIsValid(relid))
-            acts.add(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock, f, nullptr,
-                     nullptr, s->idxname);
+        acts.add(lookup(s->relation), s->concurrent ? ShareUpdateExclusiveLock : ShareLock, f,
+                 nullptr, nullptr, s->idxname);
         break;
     }
     case T_DropStmt:
@@ -338,10 +336,8 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         break;
     case T_AlterObjectSchemaStmt: {
         auto *s = castNode(AlterObjectSchemaStmt, stmt);
-        Oid relid = lookup(s->relation);
-        if (OidIsValid(relid))
-            acts.add(relid, AccessExclusiveLock,
-                     facts_of(s->objectType == OBJECT_TABLE ? Form::SetSchema : Form::Other));
+        acts.add(lookup(s->relation), AccessExclusiveLock,
+                 facts_of(s->objectType == OBJECT_TABLE ? Form::SetSchema : Form::Other));
         break;
     }
     case T_ReindexStmt: {
@@ -349,21 +345,20 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         Facts f = facts_of(Form::Reindex);
         f.concurrent = option_is_set(s->params, "concurrently");
         Oid relid = lookup(s->relation);
-        if (OidIsValid(relid) && s->kind == REINDEX_OBJECT_INDEX) {
+        if (!OidIsValid(relid))
+            break;
+        if (s->kind == REINDEX_OBJECT_INDEX)
             add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
                              f.concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f,
                              acts);
-        } else if (OidIsValid(relid)) {
+        else
             acts.add(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f);
-        }
         break;
     }
-    case T_ClusterStmt: {
-        Oid relid = lookup(castNode(ClusterStmt, stmt)->relation);
-        if (OidIsValid(relid))
-            acts.add(relid, AccessExclusiveLock, facts_of(Form::Cluster));
+    case T_ClusterStmt:
+        acts.add(lookup(castNode(ClusterStmt, stmt)->relation), AccessExclusiveLock,
+                 facts_of(Form::Cluster));
         break;
-    }
     case T_VacuumStmt: {
         auto *s = castNode(VacuumStmt, stmt);
         bool full = s->is_vacuumcmd && option_is_set(s->options, "full");
@@ -379,9 +374,7 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         auto *s = castNode(RefreshMatViewStmt, stmt);
         Facts f = facts_of(Form::RefreshMaterializedView);
         f.concurrent = s->concurrent;
-        Oid relid = lookup(s->relation);
-        if (OidIsValid(relid))
-            acts.add(relid, s->concurrent ? ExclusiveLock : AccessExclusiveLock, f);
+        acts.add(lookup(s->relation), s->concurrent ? ExclusiveLock : AccessExclusiveLock, f);
         break;
     }
     case T_AlterDomainStmt:
