@@ -26,8 +26,8 @@ gd_install_deps() {
     [ "$(id -u)" -eq 0 ] || gd_die "missing Debian packages (run as root to install): ${missing[*]}"
     gd_log "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
+    apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
         gd_die "apt-get install failed"
 }
 
