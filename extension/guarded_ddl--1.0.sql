@@ -208,3 +208,121 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER guarded_ddl_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION guarded_ddl.forget_dropped_tables();
+
+-- Audit log ---------------------------------------------------------------
+
+-- Written by the audit writer (a background worker) in transactions of its
+-- own, so a statement that was blocked or rolled back is still here. One row
+-- per DDL statement, and per change of a guarded_ddl.* setting.
+CREATE TABLE guarded_ddl.ddl_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at timestamptz NOT NULL,
+    database name NOT NULL DEFAULT current_database(),
+    session_role name,
+    executing_role name,        -- current_user: differs under SET ROLE and SECURITY DEFINER
+    application_name text,
+    client_addr inet,           -- null for Unix-socket connections
+    backend_pid integer NOT NULL,
+    xid xid8,                   -- top-level transaction, null when none was assigned
+    nesting_level integer NOT NULL, -- 0: sent by the client; more: inside functions, DO, triggers
+    command text NOT NULL,
+    statement text,             -- bounded, passwords redacted
+    objects text[] NOT NULL DEFAULT '{}',
+    verdict text NOT NULL CHECK (verdict IN ('allowed', 'warned', 'blocked', 'approved', 'failed')),
+    guard_mode text NOT NULL,   -- guarded_ddl.mode when the statement started
+    rules text[] NOT NULL DEFAULT '{}',
+    approval_id bigint,
+    sqlstate text,
+    error_message text,
+    duration_ms double precision NOT NULL,
+    lock_wait_ms double precision,
+    lock_attempts integer,
+    setting text,               -- SET/RESET of a guarded_ddl.* variable
+    old_value text,
+    new_value text
+);
+CREATE INDEX ddl_log_started_at ON guarded_ddl.ddl_log (started_at);
+COMMENT ON TABLE guarded_ddl.ddl_log IS 'guarded_ddl audit log: one row per DDL statement, whatever its verdict';
+
+CREATE TABLE guarded_ddl.lock_log (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ddl_id bigint NOT NULL REFERENCES guarded_ddl.ddl_log (id) ON DELETE CASCADE,
+    relation_oid oid NOT NULL,
+    relation text NOT NULL,     -- its name before the statement ran
+    lock_mode text NOT NULL,
+    granted boolean NOT NULL,
+    wait_ms double precision NOT NULL,
+    attempts integer NOT NULL,
+    blockers jsonb NOT NULL DEFAULT '[]' -- [{pid, role, application, state, xact_age_ms, query}]
+);
+CREATE INDEX lock_log_ddl_id ON guarded_ddl.lock_log (ddl_id);
+COMMENT ON TABLE guarded_ddl.lock_log IS 'guarded_ddl audit log: the relation locks each DDL statement took or waited for';
+
+-- pg_dump keeps the rows (and where the ids had got to).
+SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.ddl_log', '');
+SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.lock_log', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('guarded_ddl.ddl_log', 'id'), '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('guarded_ddl.lock_log', 'id'), '');
+
+-- A GRANT by mistake must not open the log: only superusers (the writer, and
+-- purge() running as the extension's owner) change its rows. The hook
+-- refuses ALTER, DROP and TRUNCATE of the tables to everyone else.
+CREATE FUNCTION guarded_ddl.refuse_log_change() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RAISE EXCEPTION 'guarded_ddl: only superusers can change the audit log (% on %)', TG_OP, TG_TABLE_NAME
+            USING ERRCODE = '42501',
+                  HINT = 'Reviewers need only SELECT; guarded_ddl.purge() removes old rows.';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER refuse_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON guarded_ddl.ddl_log
+    FOR EACH STATEMENT EXECUTE FUNCTION guarded_ddl.refuse_log_change();
+CREATE TRIGGER refuse_change BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON guarded_ddl.lock_log
+    FOR EACH STATEMENT EXECUTE FUNCTION guarded_ddl.refuse_log_change();
+
+CREATE FUNCTION guarded_ddl.flush(timeout interval DEFAULT '10s') RETURNS boolean
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'gd_flush';
+COMMENT ON FUNCTION guarded_ddl.flush(interval) IS
+    'wait until every audit record queued so far for this database is in the log; false on timeout';
+
+CREATE FUNCTION guarded_ddl.audit_stats(
+    OUT queued bigint, OUT written bigint, OUT overflowed bigint, OUT failed bigint,
+    OUT not_installed bigint, OUT pending integer)
+    RETURNS record
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'gd_audit_stats';
+COMMENT ON FUNCTION guarded_ddl.audit_stats() IS
+    'audit queue counters since server start, all databases: records queued, written, sent to the server log because the queue was full, because the insert failed, because guarded_ddl was not installed, and records waiting';
+
+CREATE VIEW guarded_ddl.ddl_history AS
+SELECT l.*,
+       CASE WHEN l.xid IS NOT NULL THEN pg_catalog.pg_xact_status(l.xid)
+            WHEN l.verdict IN ('blocked', 'failed') THEN 'aborted'
+            -- No transaction id: the statement wrote nothing transactional
+            -- or committed on its own (CREATE INDEX CONCURRENTLY, VACUUM).
+            ELSE 'committed' END AS status
+  FROM guarded_ddl.ddl_log AS l;
+COMMENT ON VIEW guarded_ddl.ddl_history IS 'ddl_log with the fate of each statement''s transaction: committed, aborted or in progress';
+
+CREATE FUNCTION guarded_ddl.purge(older_than interval) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    removed bigint;
+BEGIN
+    IF older_than < interval '0' THEN
+        RAISE EXCEPTION 'guarded_ddl.purge: older_than must not be negative' USING ERRCODE = '22023';
+    END IF;
+    DELETE FROM guarded_ddl.ddl_log WHERE started_at < now() - older_than;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RETURN removed;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.purge(interval) FROM PUBLIC;
+COMMENT ON FUNCTION guarded_ddl.purge(interval) IS
+    'delete audit rows (and their lock rows) of statements older than the interval; returns how many statements';

@@ -11,6 +11,8 @@ int gd_lock_retries = 30;
 int gd_lock_budget_ms = 60000;
 int gd_large_table_size_kb = 10 * 1024;
 int gd_large_table_rows = 100000;
+bool gd_audit = true;
+int gd_audit_queue_size = 256;
 
 static char *gd_rules_text = nullptr;
 static guarded_ddl::RuleOverrides gd_current_overrides{};
@@ -98,4 +100,14 @@ void gd_define_gucs(void) {
                             "between them.",
                             nullptr, &gd_lock_budget_ms, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS,
                             nullptr, nullptr, nullptr);
+
+    DefineCustomBoolVariable("guarded_ddl.audit",
+                             "Records every DDL statement and the locks it took in "
+                             "guarded_ddl.ddl_log and guarded_ddl.lock_log.",
+                             nullptr, &gd_audit, true, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable("guarded_ddl.audit_queue_size",
+                            "Audit records the shared-memory queue holds before records "
+                            "overflow to the server log.",
+                            "Each record takes about 21 kB of shared memory.", &gd_audit_queue_size,
+                            256, 1, 65536, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
 }

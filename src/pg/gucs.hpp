@@ -21,4 +21,9 @@ extern int gd_large_table_size_kb;
 extern int gd_large_table_rows;
 const guarded_ddl::RuleOverrides &gd_rule_overrides(void);
 
+// Audit log: whether DDL is recorded, and how many records the shared queue
+// holds (fixed at server start).
+extern bool gd_audit;
+extern int gd_audit_queue_size;
+
 void gd_define_gucs(void);

@@ -3,6 +3,7 @@
 // every session, not only of sessions that happened to load it.
 #include "pg/prelude.hpp"
 
+#include "pg/audit_shmem.hpp"
 #include "pg/gucs.hpp"
 #include "pg/process_utility.hpp"
 
@@ -21,6 +22,7 @@ void _PG_init(void) {
                          "restart the server.")));
 
     gd_define_gucs();
+    gd_audit_install_shmem_hooks();
     gd_install_process_utility_hook();
 
     // After every guarded_ddl.* variable is defined: from here on a

@@ -2,8 +2,10 @@
 // from psql, a migration tool, a function or a DO block alike.
 #include "pg/prelude.hpp"
 
+#include "pg/audit_capture.hpp"
 #include "pg/gucs.hpp"
 #include "pg/lock_guard.hpp"
+#include "pg/own_tables.hpp"
 #include "pg/process_utility.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_filter.hpp"
@@ -13,13 +15,20 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+using guarded_ddl::AuditEntry;
 using guarded_ddl::StatementRecord;
 
 static ProcessUtility_hook_type prev_process_utility_hook = nullptr;
 
-// How many guarded statements are running in this backend right now: 0 at top
-// level, more for DDL issued from a function called by DDL.
+// How many guarded statements are running in this backend right now: more
+// than one for DDL issued from a function or trigger called by DDL.
 static int gd_nesting_level = 0;
+
+// The audit log's nesting level of a statement: 0 for one the client sent,
+// more inside functions, DO blocks and triggers.
+static int gd_audit_level(ProcessUtilityContext context, int enclosing) {
+    return enclosing + (context == PROCESS_UTILITY_TOPLEVEL ? 0 : 1);
+}
 
 static void gd_run_next(GD_PROCESS_UTILITY_PARAMS) {
     if (prev_process_utility_hook)
@@ -28,13 +37,37 @@ static void gd_run_next(GD_PROCESS_UTILITY_PARAMS) {
         standard_ProcessUtility(GD_PROCESS_UTILITY_ARGS);
 }
 
-static bool gd_should_inspect(PlannedStmt *pstmt, ProcessUtilityContext context) {
-    // Subcommands belong to a statement that was already inspected; an
-    // extension script and pg_upgrade replay trusted DDL.
-    if (gd_mode == GD_MODE_OFF || context == PROCESS_UTILITY_SUBCOMMAND || creating_extension ||
-        IsBinaryUpgrade)
+// SET and RESET of a guarded_ddl.* variable: who switches the guard off or
+// loosens it is part of the audit trail.
+static bool gd_is_guard_setting(Node *stmt) {
+    if (!IsA(stmt, VariableSetStmt))
         return false;
-    return gd_statement_is_guarded(pstmt->utilityStmt);
+    const char *name = castNode(VariableSetStmt, stmt)->name;
+    return name != nullptr && strncmp(name, "guarded_ddl.", strlen("guarded_ddl.")) == 0;
+}
+
+static void gd_run_audited_setting(GD_PROCESS_UTILITY_PARAMS) {
+    const char *name = castNode(VariableSetStmt, pstmt->utilityStmt)->name;
+    AuditEntry *entry =
+        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level));
+    guarded_ddl::SettingChange &change = entry->setting;
+    strlcpy(change.name, name, sizeof change.name);
+    if (const char *old_value = GetConfigOption(name, true, false))
+        strlcpy(change.old_value, old_value, sizeof change.old_value);
+
+    MemoryContext statement_context = CurrentMemoryContext;
+    PG_TRY();
+    { gd_run_next(GD_PROCESS_UTILITY_ARGS); }
+    PG_CATCH();
+    {
+        gd_audit_note_error(entry, statement_context);
+        gd_audit_finish(entry, nullptr, 0);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    if (const char *new_value = GetConfigOption(name, true, false))
+        strlcpy(change.new_value, new_value, sizeof change.new_value);
+    gd_audit_finish(entry, nullptr, 0);
 }
 
 // Runs the statement with guarded_ddl's lock_timeout as a safety net for the
@@ -77,39 +110,65 @@ static void gd_run_bounded(GD_PROCESS_UTILITY_PARAMS) {
     AtEOXact_GUC(true, nest_level);
 }
 
+// Runs a statement the guard inspects: rules first, so a blocked statement
+// never queued for any lock, then the locks, then the statement itself. The
+// audit entry is completed and queued however the statement ends. With
+// guarded_ddl.mode = off the statement is only audited.
 static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     Node *stmt = pstmt->utilityStmt;
-    auto *record = static_cast<StatementRecord *>(palloc0(sizeof(StatementRecord)));
-    record->nesting_level = gd_nesting_level;
-    record->start_us = GetCurrentTimestamp();
-    strlcpy(record->command_tag, GetCommandTagName(CreateCommandTag(stmt)),
-            sizeof record->command_tag);
+    AuditEntry *entry =
+        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level - 1));
+    StatementRecord *record = &entry->record;
+    bool enforce = gd_mode != GD_MODE_OFF;
 
-    // One analysis for both: rules first, so a blocked statement never
-    // queued for any lock.
     auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
-    int n_actions = gd_statement_actions(stmt, actions, gd_max_actions);
+    int n_actions = enforce ? gd_statement_actions(stmt, actions, gd_max_actions) : 0;
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
-    gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed);
-    gd_acquire_statement_locks(stmt, actions, n_actions, record);
-
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
-    gd_current_rewrites = allowed;
+    MemoryContext statement_context = CurrentMemoryContext;
+
     PG_TRY();
-    { gd_run_bounded(GD_PROCESS_UTILITY_ARGS); }
-    PG_FINALLY();
-    { gd_current_rewrites = outer_rewrites; }
+    {
+        if (enforce) {
+            gd_protect_own_tables(actions, n_actions, record->command_tag);
+            gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed);
+            gd_acquire_statement_locks(stmt, actions, n_actions, record);
+        }
+        gd_current_rewrites = allowed;
+        gd_run_bounded(GD_PROCESS_UTILITY_ARGS);
+        gd_current_rewrites = outer_rewrites;
+    }
+    PG_CATCH();
+    {
+        gd_current_rewrites = outer_rewrites;
+        gd_audit_note_error(entry, statement_context);
+        gd_audit_finish(entry, actions, n_actions);
+        PG_RE_THROW();
+    }
     PG_END_TRY();
+    gd_audit_finish(entry, actions, n_actions);
 }
 
 static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
-    if (!gd_should_inspect(pstmt, context)) {
+    Node *stmt = pstmt->utilityStmt;
+    // Subcommands belong to a statement that was already inspected; an
+    // extension script and pg_upgrade replay trusted DDL.
+    if (context == PROCESS_UTILITY_SUBCOMMAND || creating_extension || IsBinaryUpgrade ||
+        (gd_mode == GD_MODE_OFF && !gd_audit)) {
+        gd_run_next(GD_PROCESS_UTILITY_ARGS);
+        return;
+    }
+    if (gd_audit && gd_is_guard_setting(stmt)) {
+        gd_run_audited_setting(GD_PROCESS_UTILITY_ARGS);
+        return;
+    }
+    if (!gd_statement_is_guarded(stmt)) {
         gd_run_next(GD_PROCESS_UTILITY_ARGS);
         return;
     }
 
     elog(DEBUG1, "guarded_ddl: inspecting %s at nesting level %d",
-         GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)), gd_nesting_level);
+         GetCommandTagName(CreateCommandTag(stmt)), gd_nesting_level);
 
     gd_nesting_level++;
     PG_TRY();

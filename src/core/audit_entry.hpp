@@ -1,0 +1,44 @@
+// One audit record as it travels from a backend through shared memory to the
+// audit writer: who ran which statement, under which guard mode, and the
+// StatementRecord of what happened. Fixed-size and pointer-free so it can be
+// copied into and out of the queue whole.
+#pragma once
+
+#include "core/no_postgres.hpp"
+
+#include "core/ddl_record.hpp"
+#include "core/rule_policy.hpp"
+
+#include <cstdint>
+
+namespace guarded_ddl {
+
+// Statement text beyond this is cut (after redaction) with a marker saying
+// how much was left out.
+inline constexpr std::size_t max_audit_statement_bytes = 4096;
+
+struct SessionInfo {
+    int32_t backend_pid;
+    uint64_t xid; // top-level FullTransactionId, 0 when none was assigned
+    char session_role[64];
+    char current_role[64];
+    char application[64];
+    char client_addr[64]; // empty for Unix-socket and background sessions
+};
+
+// A change of a guarded_ddl.* setting (SET, RESET); empty name otherwise.
+struct SettingChange {
+    char name[64];
+    char old_value[256];
+    char new_value[256];
+};
+
+struct AuditEntry {
+    SessionInfo session;
+    Mode mode; // guarded_ddl.mode in effect when the statement started
+    char statement[max_audit_statement_bytes];
+    SettingChange setting;
+    StatementRecord record;
+};
+
+} // namespace guarded_ddl

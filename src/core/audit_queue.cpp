@@ -1,0 +1,63 @@
+#include "core/audit_queue.hpp"
+
+namespace guarded_ddl {
+
+int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq) noexcept {
+    for (int k = 0; k < n; k++) {
+        int i = (*hint + k) % n;
+        if (slots[i].state != SlotState::Free)
+            continue;
+        slots[i] = SlotHeader{SlotState::Ready, dbid, seq};
+        *hint = (i + 1) % n;
+        return i;
+    }
+    return -1;
+}
+
+int take_batch(SlotHeader *slots, int n, uint32_t dbid, int *out, int max) noexcept {
+    int taken = 0;
+    for (int i = 0; i < n; i++) {
+        if (slots[i].state != SlotState::Ready || slots[i].dbid != dbid)
+            continue;
+        // Insertion into out, kept sorted by seq, holding the oldest max.
+        if (taken == max && slots[out[max - 1]].seq < slots[i].seq)
+            continue;
+        int pos = taken < max ? taken++ : max - 1;
+        while (pos > 0 && slots[out[pos - 1]].seq > slots[i].seq) {
+            out[pos] = out[pos - 1];
+            pos--;
+        }
+        out[pos] = i;
+    }
+    for (int k = 0; k < taken; k++)
+        slots[out[k]].state = SlotState::Writing;
+    return taken;
+}
+
+int requeue_writing(SlotHeader *slots, int n, uint32_t dbid) noexcept {
+    int moved = 0;
+    for (int i = 0; i < n; i++) {
+        if (slots[i].state == SlotState::Writing && slots[i].dbid == dbid) {
+            slots[i].state = SlotState::Ready;
+            moved++;
+        }
+    }
+    return moved;
+}
+
+bool pending_through(const SlotHeader *slots, int n, uint32_t dbid, uint64_t seq) noexcept {
+    for (int i = 0; i < n; i++) {
+        if (slots[i].state != SlotState::Free && slots[i].dbid == dbid && slots[i].seq <= seq)
+            return true;
+    }
+    return false;
+}
+
+int count_pending(const SlotHeader *slots, int n) noexcept {
+    int pending = 0;
+    for (int i = 0; i < n; i++)
+        pending += slots[i].state != SlotState::Free;
+    return pending;
+}
+
+} // namespace guarded_ddl

@@ -1,0 +1,129 @@
+#include "pg/audit_capture.hpp"
+
+#include "pg/audit_shmem.hpp"
+#include "pg/gucs.hpp"
+
+#include "core/audit_text.hpp"
+
+extern "C" {
+#include "access/transam.h"
+#include "access/xlog.h"
+#include "utils/inet.h"
+#include "mb/pg_wchar.h"
+#include "utils/timestamp.h"
+}
+
+using guarded_ddl::AuditEntry;
+
+namespace {
+
+// strlcpy that never cuts a multi-byte character in half.
+void copy_clipped(char *dst, size_t size, const char *src, size_t len) {
+    int keep = pg_mbcliplen(src, static_cast<int>(len), static_cast<int>(size) - 1);
+    memcpy(dst, src, keep);
+    dst[keep] = '\0';
+}
+
+void copy_clipped(char *dst, size_t size, const char *src) {
+    copy_clipped(dst, size, src, strlen(src));
+}
+
+void copy_role(char *dst, size_t size, Oid role) {
+    if (const char *name = GetUserNameFromId(role, true))
+        copy_clipped(dst, size, name);
+}
+
+// inet_client_addr(), called directly: it already knows Unix sockets and
+// background sessions (null) from TCP clients, and spares us libpq-be.h.
+void copy_client_addr(char *dst, size_t size) {
+    LOCAL_FCINFO(fcinfo, 0);
+    InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
+    Datum addr = inet_client_addr(fcinfo);
+    if (!fcinfo->isnull)
+        strlcpy(dst, DatumGetCString(DirectFunctionCall1(inet_out, addr)), size);
+}
+
+// This statement's part of a multi-statement query string, redacted and
+// bounded. The logic zone's std::string never meets a PostgreSQL call.
+void copy_statement(AuditEntry *entry, PlannedStmt *pstmt, const char *query_string) {
+    if (query_string == nullptr)
+        return;
+    size_t len = strlen(query_string);
+    size_t start =
+        pstmt->stmt_location > 0 ? Min(static_cast<size_t>(pstmt->stmt_location), len) : 0;
+    size_t stmt_len =
+        pstmt->stmt_len > 0 ? Min(static_cast<size_t>(pstmt->stmt_len), len - start) : len - start;
+    try {
+        std::string text = guarded_ddl::audit_statement_text(
+            std::string_view(query_string + start, stmt_len), sizeof entry->statement);
+        memcpy(entry->statement, text.c_str(), text.size() + 1);
+    } catch (...) {
+        strlcpy(entry->statement, "(statement text not recorded: out of memory)",
+                sizeof entry->statement);
+    }
+}
+
+void append_object(char *objects, size_t size, const char *name) {
+    // Objects are separated by newlines; the writer turns them into an array.
+    size_t used = strlen(objects);
+    size_t need = strlen(name) + (used > 0 ? 1 : 0);
+    if (name[0] == '\0' || used + need + 1 > size)
+        return;
+    for (const char *p = objects; *p != '\0';) {
+        const char *end = strchrnul(p, '\n');
+        if (static_cast<size_t>(end - p) == strlen(name) && strncmp(p, name, end - p) == 0)
+            return;
+        p = *end != '\0' ? end + 1 : end;
+    }
+    if (used > 0)
+        objects[used++] = '\n';
+    strlcpy(objects + used, name, size - used);
+}
+
+} // namespace
+
+AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nesting_level) {
+    auto *entry = static_cast<AuditEntry *>(palloc0(sizeof(AuditEntry)));
+    entry->mode = static_cast<guarded_ddl::Mode>(gd_mode);
+    entry->record.nesting_level = nesting_level;
+    entry->record.start_us = GetCurrentTimestamp();
+    strlcpy(entry->record.command_tag, GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)),
+            sizeof entry->record.command_tag);
+    if (!gd_audit)
+        return entry;
+
+    entry->session.backend_pid = MyProcPid;
+    copy_role(entry->session.session_role, sizeof entry->session.session_role, GetSessionUserId());
+    copy_role(entry->session.current_role, sizeof entry->session.current_role, GetUserId());
+    if (application_name != nullptr)
+        copy_clipped(entry->session.application, sizeof entry->session.application,
+                     application_name);
+    copy_client_addr(entry->session.client_addr, sizeof entry->session.client_addr);
+    copy_statement(entry, pstmt, query_string);
+    return entry;
+}
+
+void gd_audit_note_error(AuditEntry *entry, MemoryContext context) {
+    // Out of ErrorContext, which must stay free for the error itself.
+    MemoryContextSwitchTo(context);
+    ErrorData *edata = CopyErrorData();
+    guarded_ddl::StatementRecord &r = entry->record;
+    if (r.outcome != guarded_ddl::Outcome::Blocked)
+        r.outcome = guarded_ddl::Outcome::Failed;
+    strlcpy(r.sqlstate, unpack_sql_state(edata->sqlerrcode), sizeof r.sqlstate);
+    if (edata->message != nullptr)
+        copy_clipped(r.error_message, sizeof r.error_message, edata->message);
+    FreeErrorData(edata);
+}
+
+void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions) {
+    if (!gd_audit || RecoveryInProgress() || !OidIsValid(MyDatabaseId))
+        return;
+    guarded_ddl::StatementRecord &r = entry->record;
+    r.duration_us = GetCurrentTimestamp() - r.start_us;
+    for (int i = 0; i < n_actions; i++)
+        append_object(r.objects, sizeof r.objects, actions[i].relation);
+    FullTransactionId xid = GetTopFullTransactionIdIfAny();
+    entry->session.xid = FullTransactionIdIsValid(xid) ? U64FromFullTransactionId(xid) : 0;
+    gd_audit_submit(entry);
+}

@@ -1,0 +1,23 @@
+// Filling an audit entry from the backend running the statement: who, from
+// where, which statement text (redacted), and at the end what happened.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+#include "pg/statement_actions.hpp"
+
+#include "core/audit_entry.hpp"
+
+// A zeroed entry in CurrentMemoryContext with the session, the statement's
+// text and command tag, its start time and nesting level filled in.
+guarded_ddl::AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string,
+                                        int nesting_level);
+
+// Inside PG_CATCH: copies the error being raised into the record (as
+// failed, unless the guard itself blocked the statement). context must be
+// the one the statement started in, not ErrorContext.
+void gd_audit_note_error(guarded_ddl::AuditEntry *entry, MemoryContext context);
+
+// Records the relations touched, the duration and the transaction id, and
+// queues the entry when guarded_ddl.audit is on. Never throws an ERROR.
+void gd_audit_finish(guarded_ddl::AuditEntry *entry, const GdAction *actions, int n_actions);
