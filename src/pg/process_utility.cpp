@@ -86,12 +86,15 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
             sizeof record->command_tag);
 
     // One analysis for both: rules first, so a blocked statement never
-    // queued for any lock.
+    // queued for any lock; an approval's use is taken once the locks are
+    // held (and the privileges behind them checked).
     auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
     int n_actions = gd_statement_actions(stmt, actions, gd_max_actions);
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
-    gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed);
+    auto *pending = static_cast<GdPendingApprovals *>(palloc0(sizeof(GdPendingApprovals)));
+    gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed, pending);
     gd_acquire_statement_locks(stmt, actions, n_actions, record);
+    gd_use_approvals(actions, record->command_tag, record, pending);
 
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
     gd_current_rewrites = allowed;
