@@ -95,6 +95,11 @@ BEGIN
             USING ERRCODE = '42704',
                   HINT = 'SELECT id FROM guarded_ddl.rules() lists the rule ids.';
     END IF;
+    -- regclass input checks a name, but a bare OID is taken as it is.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: relation with OID % does not exist', relation::oid
+            USING ERRCODE = '42P01';
+    END IF;
     IF btrim(reason) = '' THEN
         RAISE EXCEPTION 'guarded_ddl.approve: a reason is required' USING ERRCODE = '22023';
     END IF;
@@ -186,6 +191,11 @@ AS $$
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- A policy for a dropped table's OID would wait for a future table.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation with OID % does not exist',
+            relation::oid USING ERRCODE = '42P01';
     END IF;
     IF rules IS NOT NULL THEN
         PERFORM guarded_ddl.check_rules(rules);
