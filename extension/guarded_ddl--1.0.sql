@@ -95,6 +95,11 @@ BEGIN
             USING ERRCODE = '42704',
                   HINT = 'SELECT id FROM guarded_ddl.rules() lists the rule ids.';
     END IF;
+    -- regclass input checks a name, but a bare OID is taken as it is.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: relation with OID % does not exist', relation::oid
+            USING ERRCODE = '42P01';
+    END IF;
     IF btrim(reason) = '' THEN
         RAISE EXCEPTION 'guarded_ddl.approve: a reason is required' USING ERRCODE = '22023';
     END IF;
@@ -130,8 +135,13 @@ END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.revoke_approval(bigint) FROM PUBLIC;
 
 -- Called by the hook (through fmgr, with these definer rights) when a rule
--- would block: the id of an active approval, or 0. consume counts a use;
--- explain() only looks.
+-- would block: the id of an active approval, or 0. Without consume it only
+-- looks (explain(), and the hook before it queues for the table's lock), and
+-- takes no lock that could wait. consume counts a use; the hook does so once
+-- it holds the table's lock, so two statements on the table never race for
+-- the row. A row locked by another transaction (a revoke in flight, or a use
+-- the guard did not serialise) is skipped rather than waited for: never wait
+-- holding the table's lock.
 CREATE FUNCTION guarded_ddl.take_approval(rule text, relid oid, consume boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -139,19 +149,26 @@ AS $$
 DECLARE
     found_id bigint;
 BEGIN
+    IF NOT consume THEN
+        SELECT a.id INTO found_id
+          FROM guarded_ddl.approval AS a
+         WHERE a.rule = take_approval.rule AND a.relid = take_approval.relid
+           AND a.revoked_at IS NULL AND a.expires_at > now() AND a.uses < a.uses_allowed
+         ORDER BY a.expires_at
+         LIMIT 1;
+        RETURN coalesce(found_id, 0);
+    END IF;
     SELECT a.id INTO found_id
       FROM guarded_ddl.approval AS a
      WHERE a.rule = take_approval.rule AND a.relid = take_approval.relid
        AND a.revoked_at IS NULL AND a.expires_at > now() AND a.uses < a.uses_allowed
      ORDER BY a.expires_at
      LIMIT 1
-       FOR UPDATE;
+       FOR UPDATE SKIP LOCKED;
     IF found_id IS NULL THEN
         RETURN 0;
     END IF;
-    IF consume THEN
-        UPDATE guarded_ddl.approval SET uses = uses + 1 WHERE id = found_id;
-    END IF;
+    UPDATE guarded_ddl.approval SET uses = uses + 1 WHERE id = found_id;
     RETURN found_id;
 END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.take_approval(text, oid, boolean) FROM PUBLIC;
@@ -174,6 +191,11 @@ AS $$
 BEGIN
     IF relation IS NULL THEN
         RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- A policy for a dropped table's OID would wait for a future table.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation with OID % does not exist',
+            relation::oid USING ERRCODE = '42P01';
     END IF;
     IF rules IS NOT NULL THEN
         PERFORM guarded_ddl.check_rules(rules);

@@ -245,6 +245,10 @@ void log_granted(const LockRecord *lr) {
 
 } // namespace
 
+bool gd_may_lock_action(const GdAction *action) {
+    return may_lock(action->relid, action->privilege, action->lock);
+}
+
 int gd_effective_lock_timeout_ms(void) {
     if (gd_lock_timeout_ms == 0)
         return 0;

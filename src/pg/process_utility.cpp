@@ -124,6 +124,7 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
     int n_actions = enforce ? gd_statement_actions(stmt, actions, gd_max_actions) : 0;
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
+    auto *pending = static_cast<GdPendingApprovals *>(palloc0(sizeof(GdPendingApprovals)));
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
     MemoryContext statement_context = CurrentMemoryContext;
 
@@ -131,8 +132,11 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     {
         if (enforce) {
             gd_protect_own_tables(actions, n_actions, record->command_tag);
-            gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed);
+            gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed, pending);
             gd_acquire_statement_locks(stmt, actions, n_actions, record);
+            // An approval's use is taken once the locks are held (and the
+            // privileges behind them checked).
+            gd_use_approvals(actions, record->command_tag, record, pending);
         }
         gd_current_rewrites = allowed;
         gd_run_bounded(GD_PROCESS_UTILITY_ARGS);

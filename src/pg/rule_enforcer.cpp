@@ -3,6 +3,7 @@
 #include "core/block_message.hpp"
 #include "pg/cpp_boundary.hpp"
 #include "pg/gucs.hpp"
+#include "pg/lock_guard.hpp"
 #include "pg/policy_store.hpp"
 
 extern "C" {
@@ -90,25 +91,25 @@ GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char 
 }
 
 void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
-                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed) {
+                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed,
+                      GdPendingApprovals *pending) {
     allowed->n = 0;
+    pending->n = 0;
 
     for (int i = 0; i < n; i++) {
         const GdAction *a = &actions[i];
         if (!a->rule)
             continue;
-        GdDecision d = gd_decide(a, true);
+        // Only a look at the approvals: the use is taken by
+        // gd_use_approvals once the statement holds its locks.
+        GdDecision d = gd_decide(a, false);
         std::string_view name = guarded_ddl::rule(*a->rule).name;
         if (d.verdict == guarded_ddl::Verdict::Allow) {
             if (a->effect == guarded_ddl::Effect::Rewrite)
                 allowed->relids[allowed->n++] = a->relid;
             if (d.approval_id > 0) {
-                record_rule(record, name);
-                record->outcome = guarded_ddl::Outcome::Approved;
-                record->approval_id = d.approval_id;
-                ereport(NOTICE,
-                        (errmsg("guarded_ddl: rule %s on \"%s\" passes under approval %lld",
-                                name.data(), a->relation, static_cast<long long>(d.approval_id))));
+                pending->actions[pending->n] = i;
+                pending->decisions[pending->n++] = d;
             }
             continue;
         }
@@ -122,5 +123,50 @@ void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
         gd_ereport(WARNING, GD_ERRCODE_BLOCKED, report);
         if (a->effect == guarded_ddl::Effect::Rewrite)
             allowed->relids[allowed->n++] = a->relid;
+    }
+}
+
+void gd_use_approvals(const GdAction *actions, const char *command_tag,
+                      guarded_ddl::StatementRecord *record, GdPendingApprovals *pending) {
+    for (int p = 0; p < pending->n; p++) {
+        const GdAction *a = &actions[pending->actions[p]];
+        const auto rule = *a->rule;
+        std::string_view name = guarded_ddl::rule(rule).name;
+
+        // One statement uses one approval of a rule on a table, however
+        // many of its subcommands the rule covers.
+        int64 approval_id = 0;
+        for (int q = 0; q < p && approval_id == 0; q++) {
+            const GdAction *earlier = &actions[pending->actions[q]];
+            if (*earlier->rule == rule && earlier->relid == a->relid)
+                approval_id = pending->decisions[q].approval_id;
+        }
+        if (approval_id > 0)
+            continue;
+
+        // An approval never grants a privilege: a role that may not run the
+        // statement on the table neither takes a use (nor holds the
+        // approval's row lock until it rolls back) nor gets past the rule.
+        // ALTER DOMAIN is PostgreSQL's to check (domain ownership, before
+        // it touches any table).
+        bool permitted =
+            rule == guarded_ddl::RuleId::AlterDomainAddConstraint || gd_may_lock_action(a);
+        if (permitted)
+            approval_id = gd_take_approval(rule, a->relid, true);
+        if (approval_id == 0) {
+            // Used up or revoked meanwhile, or not the caller's to use.
+            record_rule(record, name);
+            record->outcome = guarded_ddl::Outcome::Blocked;
+            GdDecision d = pending->decisions[p];
+            d.approval_id = 0;
+            d.verdict = guarded_ddl::Verdict::Block;
+            gd_ereport(ERROR, GD_ERRCODE_BLOCKED, gd_rule_report(rule, a, command_tag, &d));
+        }
+        pending->decisions[p].approval_id = approval_id;
+        record_rule(record, name);
+        record->outcome = guarded_ddl::Outcome::Approved;
+        record->approval_id = approval_id;
+        ereport(NOTICE, (errmsg("guarded_ddl: rule %s on \"%s\" passes under approval %lld",
+                                name.data(), a->relation, static_cast<long long>(approval_id))));
     }
 }

@@ -34,10 +34,29 @@ struct GdAllowedRewrites {
     Oid relids[gd_max_actions];
 };
 
-// For the hook: blocks (ERROR) or warns about the statement's actions;
-// records the rule ids that fired and the outcome in record, and fills allowed.
+// The actions a DBA's approval lets through, with their decisions, until
+// gd_use_approvals takes the uses.
+struct GdPendingApprovals {
+    int n;
+    int actions[gd_max_actions]; // indexes into the statement's actions
+    GdDecision decisions[gd_max_actions];
+};
+
+// For the hook, before any lock is taken: blocks (ERROR) or warns about the
+// statement's actions; records the rule ids that fired and the outcome in
+// record, and fills allowed. Approvals are only looked at: the actions one
+// would let through go to pending.
 void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
-                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed);
+                      guarded_ddl::StatementRecord *record, GdAllowedRewrites *allowed,
+                      GdPendingApprovals *pending);
+
+// For the hook, once the statement holds its locks (so two statements on the
+// table cannot race for one use): takes one use of an approval per rule and
+// relation, with a NOTICE naming it, or blocks (ERROR GD001) when none is
+// left, it was revoked meanwhile, or the session may not run the statement
+// on the relation at all.
+void gd_use_approvals(const GdAction *actions, const char *command_tag,
+                      guarded_ddl::StatementRecord *record, GdPendingApprovals *pending);
 
 // The block/warn report for one action, as palloc'd text.
 GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *action, const char *command_tag,
