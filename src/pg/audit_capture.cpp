@@ -82,14 +82,15 @@ void append_object(char *objects, size_t size, const char *name) {
 
 } // namespace
 
-AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nesting_level) {
+AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nesting_level,
+                           bool audited) {
     auto *entry = static_cast<AuditEntry *>(palloc0(sizeof(AuditEntry)));
     entry->mode = static_cast<guarded_ddl::Mode>(gd_mode);
     entry->record.nesting_level = nesting_level;
     entry->record.start_us = GetCurrentTimestamp();
     strlcpy(entry->record.command_tag, GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)),
             sizeof entry->record.command_tag);
-    if (!gd_audit)
+    if (!audited)
         return entry;
 
     entry->session.backend_pid = MyProcPid;
@@ -116,8 +117,8 @@ void gd_audit_note_error(AuditEntry *entry, MemoryContext context) {
     FreeErrorData(edata);
 }
 
-void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions) {
-    if (!gd_audit || RecoveryInProgress() || !OidIsValid(MyDatabaseId))
+void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, bool audited) {
+    if (!audited || RecoveryInProgress() || !OidIsValid(MyDatabaseId))
         return;
     guarded_ddl::StatementRecord &r = entry->record;
     r.duration_us = GetCurrentTimestamp() - r.start_us;

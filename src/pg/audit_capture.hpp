@@ -8,10 +8,11 @@
 
 #include "core/audit_entry.hpp"
 
-// A zeroed entry in CurrentMemoryContext with the session, the statement's
-// text and command tag, its start time and nesting level filled in.
+// A zeroed entry in CurrentMemoryContext with the command tag, start time
+// and nesting level filled in, and, when it will be audited, the session
+// and the statement's text.
 guarded_ddl::AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string,
-                                        int nesting_level);
+                                        int nesting_level, bool audited);
 
 // Inside PG_CATCH: copies the error being raised into the record (as
 // failed, unless the guard itself blocked the statement). context must be
@@ -19,5 +20,6 @@ guarded_ddl::AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_st
 void gd_audit_note_error(guarded_ddl::AuditEntry *entry, MemoryContext context);
 
 // Records the relations touched, the duration and the transaction id, and
-// queues the entry when guarded_ddl.audit is on. Never throws an ERROR.
-void gd_audit_finish(guarded_ddl::AuditEntry *entry, const GdAction *actions, int n_actions);
+// queues the entry when it is audited. Never throws an ERROR.
+void gd_audit_finish(guarded_ddl::AuditEntry *entry, const GdAction *actions, int n_actions,
+                     bool audited);

@@ -221,10 +221,13 @@ GdWriteResult write_one(const AuditEntry &e, MemoryContext batch_context) {
         RollbackAndReleaseCurrentSubTransaction();
         if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE) {
             result = GD_WRITE_RETRY;
+        } else if (edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE ||
+                   edata->sqlerrcode == ERRCODE_INVALID_SCHEMA_NAME) {
+            // DROP EXTENSION committed after this batch looked for the tables.
+            gd_audit_log_entry(&e, "guarded_ddl is not installed in this database");
+            result = GD_WRITE_NOT_INSTALLED;
         } else {
-            ereport(LOG,
-                    (errmsg("guarded_ddl: could not write an audit record: %s", edata->message)));
-            gd_audit_log_entry(&e, "the insert failed");
+            gd_audit_log_entry(&e, psprintf("the insert failed: %s", edata->message));
             result = GD_WRITE_FAILED;
         }
         FreeErrorData(edata);
@@ -281,8 +284,10 @@ void gd_audit_writer_main(Datum main_arg) {
     BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
     gd_audit_writer_connected();
 
-    // The writer waits briefly for its tables, then tries again later.
-    SetConfigOption("lock_timeout", "100ms", PGC_SUSET, PGC_S_OVERRIDE);
+    // The writer waits briefly for its tables, then lets go of them and
+    // tries again later: shorter than guarded_ddl.lock_timeout, so DDL on
+    // the log tables (DROP EXTENSION among them) gets through first.
+    SetConfigOption("lock_timeout", "20ms", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
     SetConfigOption("application_name", "guarded_ddl audit writer", PGC_USERSET, PGC_S_OVERRIDE);
     SetConfigOption("guarded_ddl.audit", "off", PGC_SUSET, PGC_S_OVERRIDE);

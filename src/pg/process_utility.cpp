@@ -37,8 +37,8 @@ static void gd_run_next(GD_PROCESS_UTILITY_PARAMS) {
         standard_ProcessUtility(GD_PROCESS_UTILITY_ARGS);
 }
 
-// SET and RESET of a guarded_ddl.* variable: who switches the guard off or
-// loosens it is part of the audit trail.
+// SET and RESET of a guarded_ddl.* variable: who switches the guard (or the
+// audit log itself) off or loosens it is part of the audit trail, always.
 static bool gd_is_guard_setting(Node *stmt) {
     if (!IsA(stmt, VariableSetStmt))
         return false;
@@ -49,7 +49,7 @@ static bool gd_is_guard_setting(Node *stmt) {
 static void gd_run_audited_setting(GD_PROCESS_UTILITY_PARAMS) {
     const char *name = castNode(VariableSetStmt, pstmt->utilityStmt)->name;
     AuditEntry *entry =
-        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level));
+        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level), true);
     guarded_ddl::SettingChange &change = entry->setting;
     strlcpy(change.name, name, sizeof change.name);
     if (const char *old_value = GetConfigOption(name, true, false))
@@ -61,13 +61,13 @@ static void gd_run_audited_setting(GD_PROCESS_UTILITY_PARAMS) {
     PG_CATCH();
     {
         gd_audit_note_error(entry, statement_context);
-        gd_audit_finish(entry, nullptr, 0);
+        gd_audit_finish(entry, nullptr, 0, true);
         PG_RE_THROW();
     }
     PG_END_TRY();
     if (const char *new_value = GetConfigOption(name, true, false))
         strlcpy(change.new_value, new_value, sizeof change.new_value);
-    gd_audit_finish(entry, nullptr, 0);
+    gd_audit_finish(entry, nullptr, 0, true);
 }
 
 // Runs the statement with guarded_ddl's lock_timeout as a safety net for the
@@ -116,8 +116,9 @@ static void gd_run_bounded(GD_PROCESS_UTILITY_PARAMS) {
 // guarded_ddl.mode = off the statement is only audited.
 static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     Node *stmt = pstmt->utilityStmt;
+    bool audited = gd_audit;
     AuditEntry *entry =
-        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level - 1));
+        gd_audit_begin(pstmt, query_string, gd_audit_level(context, gd_nesting_level - 1), audited);
     StatementRecord *record = &entry->record;
     bool enforce = gd_mode != GD_MODE_OFF;
 
@@ -146,33 +147,33 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     {
         gd_current_rewrites = outer_rewrites;
         gd_audit_note_error(entry, statement_context);
-        gd_audit_finish(entry, actions, n_actions);
+        gd_audit_finish(entry, actions, n_actions, audited);
         PG_RE_THROW();
     }
     PG_END_TRY();
-    gd_audit_finish(entry, actions, n_actions);
+    gd_audit_finish(entry, actions, n_actions, audited);
 }
 
 static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
     Node *stmt = pstmt->utilityStmt;
     // Subcommands belong to a statement that was already inspected; an
     // extension script and pg_upgrade replay trusted DDL.
-    if (context == PROCESS_UTILITY_SUBCOMMAND || creating_extension || IsBinaryUpgrade ||
-        (gd_mode == GD_MODE_OFF && !gd_audit)) {
+    if (context == PROCESS_UTILITY_SUBCOMMAND || creating_extension || IsBinaryUpgrade) {
         gd_run_next(GD_PROCESS_UTILITY_ARGS);
         return;
     }
-    if (gd_audit && gd_is_guard_setting(stmt)) {
+    if (gd_is_guard_setting(stmt)) {
         gd_run_audited_setting(GD_PROCESS_UTILITY_ARGS);
         return;
     }
-    if (!gd_statement_is_guarded(stmt)) {
+    if ((gd_mode == GD_MODE_OFF && !gd_audit) || !gd_statement_is_guarded(stmt)) {
         gd_run_next(GD_PROCESS_UTILITY_ARGS);
         return;
     }
 
-    elog(DEBUG1, "guarded_ddl: inspecting %s at nesting level %d",
-         GetCommandTagName(CreateCommandTag(stmt)), gd_nesting_level);
+    if (gd_mode != GD_MODE_OFF)
+        elog(DEBUG1, "guarded_ddl: inspecting %s at nesting level %d",
+             GetCommandTagName(CreateCommandTag(stmt)), gd_nesting_level);
 
     gd_nesting_level++;
     PG_TRY();

@@ -1,0 +1,135 @@
+# The audit log with real sessions, crashes and restarts: what pg_regress
+# cannot show. A record outlives the backend and the server; the writer
+# comes back; a full queue loses nothing silently; DDL on the log tables and
+# a record that cannot be inserted do not wedge the writer.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('audit');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'guarded_ddl'
+autovacuum = off
+restart_after_crash = on
+});
+$node->start;
+$node->safe_psql('postgres', q{
+CREATE EXTENSION guarded_ddl;
+CREATE TABLE t (id int PRIMARY KEY);
+});
+
+sub rows_for
+{
+    my ($pattern) = @_;
+    return $node->safe_psql('postgres',
+        "SELECT guarded_ddl.flush(); SELECT verdict || ' ' || status FROM guarded_ddl.ddl_history
+          WHERE statement LIKE '$pattern' ORDER BY id");
+}
+
+sub audit_stat
+{
+    my ($column) = @_;
+    return $node->safe_psql('postgres', "SELECT $column FROM guarded_ddl.audit_stats()");
+}
+
+# A blocked statement is in the log after flush, and its transaction aborted.
+my ($ret, $out, $err) = $node->psql('postgres',
+    "SET guarded_ddl.large_table_size = 0; ALTER TABLE t ALTER COLUMN id TYPE bigint;");
+like($err, qr/guarded_ddl: rule alter_column_type_rewrite/, 'the type change is blocked');
+is(rows_for('ALTER TABLE t ALTER COLUMN id TYPE bigint%'), "t\nblocked aborted",
+    'the blocked statement is in the log, aborted');
+
+# kill -9 of a backend with DDL in an open transaction: the record queued
+# before the crash was written; the server restarts, the writer comes back.
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
+my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+$bg->query_safe('BEGIN; ALTER TABLE t ADD COLUMN crash_col int;');
+is(rows_for('ALTER TABLE t ADD COLUMN crash_col%'), "t\nallowed in progress",
+    'DDL of an open transaction is logged as in progress');
+kill 'KILL', $pid;
+$bg->quit;
+$node->poll_query_until('postgres', 'SELECT true') or die 'the server did not come back';
+is(rows_for('ALTER TABLE t ADD COLUMN crash_col%'), "t\nallowed aborted",
+    'after the crash the row is there and its transaction aborted');
+$node->safe_psql('postgres', 'CREATE TABLE after_crash (a int)');
+is(rows_for('CREATE TABLE after_crash%'), "t\nallowed committed",
+    'the writer comes back after a crash restart');
+
+# A clean restart keeps everything and the writer starts again on demand.
+$node->restart;
+$node->safe_psql('postgres', 'CREATE TABLE after_restart (a int)');
+is(rows_for('CREATE TABLE after_%'), "t\nallowed committed\nallowed committed",
+    'rows survive a restart and new ones are written');
+
+# DDL on the log tables: a session holding them locked delays the writer,
+# which neither fails nor drops anything and catches up afterwards.
+my $locker = $node->background_psql('postgres', on_error_stop => 0);
+$locker->query_safe('BEGIN; LOCK TABLE guarded_ddl.ddl_log IN ACCESS EXCLUSIVE MODE;');
+$node->safe_psql('postgres', 'CREATE TABLE while_locked (a int)');
+is($node->safe_psql('postgres', "SELECT guarded_ddl.flush('1s')"), 'f',
+    'flush times out while the log is locked');
+my $failed_before = audit_stat('failed');
+$locker->query_safe('COMMIT');
+$locker->quit;
+is(rows_for('CREATE TABLE while_locked%'), "t\nallowed committed", 'the writer catches up once the lock is gone');
+is(audit_stat('failed'), $failed_before, 'no record was given up on');
+
+# A superuser changes the log table's structure: the writer re-plans.
+$node->safe_psql('postgres', "ALTER TABLE guarded_ddl.ddl_log ADD COLUMN ticket text DEFAULT 'none'");
+$node->safe_psql('postgres', 'CREATE TABLE after_alter (a int)');
+is(rows_for('CREATE TABLE after_alter%'), "t\nallowed committed", 'the writer copes with a changed table');
+
+# A record the table refuses is logged to the server log and skipped; the
+# next one is written.
+$node->safe_psql('postgres',
+    "ALTER TABLE guarded_ddl.ddl_log ADD CONSTRAINT no_comments CHECK (command <> 'COMMENT') NOT VALID");
+my $log_offset = -s $node->logfile;
+$node->safe_psql('postgres', "COMMENT ON TABLE t IS 'poison'; CREATE TABLE after_poison (a int);");
+is(rows_for('CREATE TABLE after_poison%'), "t\nallowed committed", 'the record after the poison one is written');
+is(rows_for('COMMENT ON TABLE t%'), 't', 'the refused record is not in the table');
+ok($node->log_contains(qr/the insert failed: new row for relation "ddl_log" violates check constraint "no_comments"\n.*DETAIL:  .*"command":"COMMENT"/, $log_offset),
+    'the refused record is in the server log, whole');
+is(audit_stat('failed'), $failed_before + 1, 'the failed counter says so');
+
+# A database without guarded_ddl: its DDL goes to the server log.
+$node->safe_psql('postgres', 'CREATE DATABASE plain');
+my $not_installed = audit_stat('not_installed');
+$log_offset = -s $node->logfile;
+$node->safe_psql('plain', 'CREATE TABLE in_plain (a int)');
+$node->poll_query_until('postgres', "SELECT not_installed > $not_installed FROM guarded_ddl.audit_stats()")
+  or die 'the record of a database without guarded_ddl never reached the server log';
+ok($node->log_contains(qr/guarded_ddl is not installed in this database\n.*"CREATE TABLE in_plain/, $log_offset),
+    'DDL in a database without guarded_ddl is in the server log');
+# Its writer exits when idle, so the database can be dropped.
+$node->poll_query_until('postgres',
+    "SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'guarded_ddl audit writer' AND datname = 'plain'")
+  or die 'the writer never went idle';
+$node->safe_psql('postgres', 'DROP DATABASE plain');
+
+# A tiny queue overflows: every record missing from the table is in the
+# server log, and the counter matches exactly.
+$node->append_conf('postgresql.conf', 'guarded_ddl.audit_queue_size = 2');
+$node->restart;
+$locker = $node->background_psql('postgres', on_error_stop => 0);
+$locker->query_safe('BEGIN; LOCK TABLE guarded_ddl.ddl_log IN ACCESS EXCLUSIVE MODE;');
+$log_offset = -s $node->logfile;
+my $issued = 20;
+$node->safe_psql('postgres', join('', map { "CREATE TABLE overflow_$_ (a int);\n" } 1 .. $issued));
+my $overflowed = audit_stat('overflowed');
+ok($overflowed > 0, "the queue overflowed ($overflowed records)");
+$locker->query_safe('COMMIT');
+$locker->quit;
+is($node->safe_psql('postgres', 'SELECT guarded_ddl.flush()'), 't', 'the queue drains');
+my $logged = $node->safe_psql('postgres',
+    "SELECT count(*) FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE overflow_%'");
+my $log = slurp_file($node->logfile, $log_offset);
+my $log_lines = () = $log =~ /audit record written to the server log: audit queue full/g;
+my $log_records = () = $log =~ /"CREATE TABLE overflow_\d+ \(a int\);?"/g;
+is($logged + $overflowed, $issued, 'rows in the table plus overflowed records = statements issued');
+is($log_lines, $overflowed, 'one server-log line per overflowed record');
+is($log_records, $overflowed, 'each overflowed statement is in the server log');
+
+done_testing();
