@@ -98,6 +98,10 @@ CONF
         gd_die "the server did not start (see $GD_DATA/server.log)"
 }
 
-gd_stop_server() { [ -n "${GD_DATA:-}" ] && gd_as_user pg_ctl -D "$GD_DATA" -m fast -w stop >/dev/null 2>&1; true; }
+# Stopping a server that is not running is not an error (cleanup traps call
+# it for every data directory, under set -e).
+gd_stop_server() {
+    if [ -n "${GD_DATA:-}" ]; then gd_as_user pg_ctl -D "$GD_DATA" -m fast -w stop >/dev/null 2>&1 || true; fi
+}
 
 gd_psql() { gd_as_user psql -X -h "$GD_SOCKET" -p "$GD_PORT" -U postgres "$@"; }
