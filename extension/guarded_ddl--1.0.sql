@@ -280,11 +280,21 @@ CREATE TABLE guarded_ddl.lock_log (
 CREATE INDEX lock_log_ddl_id ON guarded_ddl.lock_log (ddl_id);
 COMMENT ON TABLE guarded_ddl.lock_log IS 'guarded_ddl audit log: the relation locks each DDL statement took or waited for';
 
--- pg_dump keeps the rows (and where the ids had got to).
+-- pg_dump keeps the rows. A restore runs CREATE EXTENSION and the schema's
+-- DDL before it copies these rows back, and the writer logs that DDL
+-- meanwhile, so ids must not restart at 1: they start at the creation
+-- time in microseconds, which leaves every earlier database's ids below a
+-- later one's. The sequences' values are not dumped, so after a restore ids
+-- go on above the restored ones.
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.ddl_log', '');
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.lock_log', '');
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('guarded_ddl.ddl_log', 'id'), '');
-SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('guarded_ddl.lock_log', 'id'), '');
+DO $$
+DECLARE
+    start_id bigint := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
+BEGIN
+    EXECUTE format('ALTER SEQUENCE guarded_ddl.ddl_log_id_seq RESTART WITH %s', start_id);
+    EXECUTE format('ALTER SEQUENCE guarded_ddl.lock_log_id_seq RESTART WITH %s', start_id);
+END $$;
 
 -- A GRANT by mistake must not open the log: only superusers (the writer, and
 -- purge() running as the extension's owner) change its rows. The hook

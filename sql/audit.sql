@@ -57,6 +57,16 @@ SELECT guarded_ddl.flush();
 SELECT command, setting, old_value, new_value
   FROM guarded_ddl.ddl_log WHERE id > :start_id ORDER BY id;
 
+-- A statement a DBA approved is logged as approved, with the approval's id;
+-- the same statement without an approval is blocked and logged so.
+SELECT coalesce(max(id), 0) AS start_id FROM guarded_ddl.ddl_log \gset
+ALTER TABLE aud_child DROP COLUMN id;
+SELECT guarded_ddl.approve('drop_column', 'aud_child', 'contract release 42') AS approval_id \gset
+ALTER TABLE aud_child DROP COLUMN id;
+SELECT guarded_ddl.flush();
+SELECT command, verdict, rules, approval_id = :approval_id AS right_approval, status
+  FROM guarded_ddl.ddl_history WHERE id > :start_id ORDER BY id;
+
 -- Nothing for PUBLIC; readers get SELECT by grant, and a grant of more
 -- does not let a non-superuser change the log.
 CREATE ROLE aud_reader;

@@ -292,8 +292,11 @@ void gd_audit_writer_main(Datum main_arg) {
     SetConfigOption("application_name", "guarded_ddl audit writer", PGC_USERSET, PGC_S_OVERRIDE);
     SetConfigOption("guarded_ddl.audit", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
-    MemoryContext batch_context =
-        AllocSetContextCreate(TopMemoryContext, "guarded_ddl audit batch", ALLOCSET_DEFAULT_SIZES);
+    // A batch needs a few kB; the sizes are spelt out because PostgreSQL's
+    // ALLOCSET_*_SIZES macros multiply in int.
+    constexpr Size batch_block = Size{8} * 1024;
+    MemoryContext batch_context = AllocSetContextCreate(TopMemoryContext, "guarded_ddl audit batch",
+                                                        0, batch_block, 64 * batch_block);
     TimestampTz idle_since = GetCurrentTimestamp();
     for (;;) {
         CHECK_FOR_INTERRUPTS();

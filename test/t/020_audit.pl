@@ -93,6 +93,8 @@ is(rows_for('COMMENT ON TABLE t%'), 't', 'the refused record is not in the table
 ok($node->log_contains(qr/the insert failed: new row for relation "ddl_log" violates check constraint "no_comments"\n.*DETAIL:  .*"command":"COMMENT"/, $log_offset),
     'the refused record is in the server log, whole');
 is(audit_stat('failed'), $failed_before + 1, 'the failed counter says so');
+$node->safe_psql('postgres',
+    'ALTER TABLE guarded_ddl.ddl_log DROP CONSTRAINT no_comments, DROP COLUMN ticket');
 
 # A database without guarded_ddl: its DDL goes to the server log.
 $node->safe_psql('postgres', 'CREATE DATABASE plain');
@@ -131,5 +133,20 @@ my $log_records = () = $log =~ /"CREATE TABLE overflow_\d+ \(a int\);?"/g;
 is($logged + $overflowed, $issued, 'rows in the table plus overflowed records = statements issued');
 is($log_lines, $overflowed, 'one server-log line per overflowed record');
 is($log_records, $overflowed, 'each overflowed statement is in the server log');
+
+# pg_dump keeps the log: a restore into another database has every row.
+my $max_id = $node->safe_psql('postgres', 'SELECT guarded_ddl.flush(); SELECT max(id) FROM guarded_ddl.ddl_log');
+$max_id =~ s/^t\n//;
+my $lock_rows = $node->safe_psql('postgres', "SELECT count(*) FROM guarded_ddl.lock_log WHERE ddl_id <= $max_id");
+my $dump = $node->basedir . '/audit.sql';
+$node->command_ok(['pg_dump', '-f', $dump, '-d', $node->connstr('postgres')], 'pg_dump succeeds');
+$node->safe_psql('postgres', 'CREATE DATABASE restored');
+$node->command_ok(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', $dump, '-d', $node->connstr('restored')],
+    'the dump restores');
+is($node->safe_psql('restored',
+        "SELECT count(*) FROM guarded_ddl.ddl_log WHERE id <= $max_id") . ' '
+      . $node->safe_psql('restored', "SELECT count(*) FROM guarded_ddl.lock_log WHERE ddl_id <= $max_id"),
+    $node->safe_psql('postgres', "SELECT count(*) FROM guarded_ddl.ddl_log WHERE id <= $max_id") . " $lock_rows",
+    'the restored log has every statement and lock row');
 
 done_testing();
