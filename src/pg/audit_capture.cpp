@@ -117,6 +117,27 @@ void gd_audit_note_error(AuditEntry *entry, MemoryContext context) {
     FreeErrorData(edata);
 }
 
+void gd_audit_note_created(AuditEntry *entry, Node *stmt) {
+    RangeVar *created = nullptr;
+    if (IsA(stmt, CreateStmt))
+        created = castNode(CreateStmt, stmt)->relation;
+    else if (IsA(stmt, ViewStmt))
+        created = castNode(ViewStmt, stmt)->view;
+    else if (IsA(stmt, CreateTableAsStmt))
+        created = castNode(CreateTableAsStmt, stmt)->into->rel;
+    else if (IsA(stmt, CreateSeqStmt))
+        created = castNode(CreateSeqStmt, stmt)->sequence;
+    if (created == nullptr)
+        return;
+    // The statement holds its lock on the new relation: no wait here.
+    Oid relid = RangeVarGetRelid(created, NoLock, true);
+    if (!OidIsValid(relid))
+        return;
+    const char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                  get_rel_name(relid));
+    append_object(entry->record.objects, sizeof entry->record.objects, name);
+}
+
 void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, bool audited) {
     if (!audited || RecoveryInProgress() || !OidIsValid(MyDatabaseId))
         return;

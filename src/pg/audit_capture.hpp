@@ -19,6 +19,10 @@ guarded_ddl::AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_st
 // the one the statement started in, not ErrorContext.
 void gd_audit_note_error(guarded_ddl::AuditEntry *entry, MemoryContext context);
 
+// After a CREATE TABLE / VIEW / TABLE AS / SEQUENCE ran: adds the new
+// relation to the objects, so "who ran what on a table" starts at its birth.
+void gd_audit_note_created(guarded_ddl::AuditEntry *entry, Node *stmt);
+
 // Records the relations touched, the duration and the transaction id, and
 // queues the entry when it is audited. Never throws an ERROR.
 void gd_audit_finish(guarded_ddl::AuditEntry *entry, const GdAction *actions, int n_actions,

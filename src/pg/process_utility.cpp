@@ -151,6 +151,8 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
         PG_RE_THROW();
     }
     PG_END_TRY();
+    if (audited)
+        gd_audit_note_created(entry, stmt);
     gd_audit_finish(entry, actions, n_actions, audited);
 }
 

@@ -42,6 +42,26 @@ like($err, qr/guarded_ddl: rule alter_column_type_rewrite/, 'the type change is 
 is(rows_for('ALTER TABLE t ALTER COLUMN id TYPE bigint%'), "t\nblocked aborted",
     'the blocked statement is in the log, aborted');
 
+# A lock the guard gave up on: the lock row says not granted, how many
+# attempts, and who was in the way.
+my $holder = $node->background_psql('postgres', on_error_stop => 0);
+my $holder_pid = $holder->query_safe('SELECT pg_backend_pid()');
+$holder->query_until(qr/locked/,
+    "SET application_name = 'long_report'; BEGIN; SELECT count(*) FROM t;\n\\echo locked\n");
+($ret, $out, $err) = $node->psql('postgres',
+    "SET guarded_ddl.lock_retries = 3; SET guarded_ddl.lock_retry_delay = '10ms'; ALTER TABLE t ADD COLUMN waited int;");
+like($err, qr/could not obtain AccessExclusiveLock on relation "public.t" after 3 attempts/, 'the DDL gives up');
+$holder->query_safe('COMMIT');
+$holder->quit;
+is($node->safe_psql('postgres', qq{SELECT guarded_ddl.flush();
+    SELECT d.verdict, d.sqlstate, l.lock_mode, l.granted, l.attempts, d.lock_attempts,
+           l.wait_ms > 0, b->>'pid' = '$holder_pid', b->>'application', b->>'state', b->>'query'
+      FROM guarded_ddl.ddl_log d JOIN guarded_ddl.lock_log l ON l.ddl_id = d.id,
+           jsonb_array_elements(l.blockers) b
+     WHERE d.statement LIKE 'ALTER TABLE t ADD COLUMN waited%'}),
+    "t\nfailed|55P03|AccessExclusiveLock|f|3|3|t|t|long_report|idle in transaction|SELECT count(*) FROM t;",
+    'the lock row records the attempts, the wait and the blocker');
+
 # kill -9 of a backend with DDL in an open transaction: the record queued
 # before the crash was written; the server restarts, the writer comes back.
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
