@@ -170,17 +170,26 @@ void gd_audit_install_shmem_hooks(void) {
 void gd_audit_submit(const AuditEntry *entry) {
     if (queue == nullptr)
         return;
+    Latch *writer_latch = nullptr;
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     int slot = guarded_ddl::claim_slot(headers(), gd_audit_queue_size, &queue->hint, MyDatabaseId,
                                        ++queue->next_seq);
     if (slot >= 0) {
         memcpy(&entries()[slot], entry, sizeof *entry);
         queue->counters.queued++;
+        WriterSlot *w = writer_for(MyDatabaseId);
+        if (w != nullptr && w->state == WriterState::Running)
+            writer_latch = w->latch;
     } else {
         queue->counters.overflowed++;
     }
     LWLockRelease(queue->lock);
 
+    // The common case, a writer at work: wake it (cheap when it is awake).
+    if (writer_latch != nullptr) {
+        SetLatch(writer_latch);
+        return;
+    }
     if (slot >= 0) {
         ensure_writer(MyDatabaseId);
         return;

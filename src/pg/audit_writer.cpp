@@ -43,6 +43,7 @@ namespace {
 
 constexpr long idle_exit_ms = 1000;
 constexpr long retry_pause_ms = 100;
+constexpr long gather_pause_ms = 5;
 
 // Both inserts take one array per column and unnest them, so a batch of
 // records costs two statements, and one record alone (the fallback when a
@@ -369,9 +370,12 @@ void gd_audit_writer_main(Datum main_arg) {
             bool retry = write_batch(slots, n, batch_context);
             MemoryContextReset(batch_context);
             idle_since = GetCurrentTimestamp();
-            if (retry)
-                (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, retry_pause_ms,
-                                PG_WAIT_EXTENSION);
+            // After a busy lock, try later; after a partial batch, let the
+            // queue fill a little: a transaction per handful of records,
+            // not per record, when DDL arrives in a stream.
+            if (retry || n < gd_audit_max_batch)
+                (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                                retry ? retry_pause_ms : gather_pause_ms, PG_WAIT_EXTENSION);
             continue;
         }
 
