@@ -69,6 +69,8 @@ my %tools = (
         deploy => sub { [ 'sqitch', 'deploy', '--to', $_[1], "db:pg:$_[0]" ] },
         rejected => sub { [ 'sqitch', 'deploy', '--plan-file', "rejected/$_[1].plan", "db:pg:$_[0]" ] },
         recorded => q{SELECT count(*) FROM sqitch.changes WHERE change = '%s'},
+        all_recorded => q{SELECT count(*) FROM sqitch.changes},
+        pre_flight => sub { [ 'bash', "$examples/explain_pending.sh", 'sqitch', "db:pg:$_[0]" ] },
     },
     'node-pg-migrate' => {
         dir => "$examples/migrations/node-pg-migrate",
@@ -77,6 +79,8 @@ my %tools = (
             [ 'npm', 'run', '--silent', 'migrate', '--', 'up', '--use-glob', '-m', "rejected/*_$_[1].js" ];
         },
         recorded => q{SELECT count(*) FROM pgmigrations WHERE name ~ '^\d+_%s$'},
+        all_recorded => q{SELECT count(*) FROM pgmigrations},
+        pre_flight => sub { [ 'bash', "$examples/explain_pending.sh", 'node-pg-migrate' ] },
     });
 
 sub tool_env
@@ -219,14 +223,44 @@ sub behind_long_transaction
     $holder->quit;
 }
 
+# A fresh database with the demo schema and $rows rows in users and orders.
+sub create_db
+{
+    my ($db, $rows) = @_;
+    $node->safe_psql('postgres', "CREATE DATABASE $db");
+    my ($ok) = run_in($examples, [ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', "rows=$rows", '-f', $schema ],
+        tool_env($db));
+    return $ok;
+}
+
+# examples/explain_pending.sh, the pre-flight of explain-in-ci.md, on an
+# empty CI database where every existing table counts as large: it explains
+# and applies the migrations one by one up to DROP COLUMN name, which it
+# refuses until an approval.
+sub pre_flight
+{
+    my ($tool) = @_;
+    (my $db = "ci_$tool") =~ s/-/_/g;
+    create_db($db, 0) or die "creating $db failed";
+    my $t = $tools{$tool};
+    my %env = tool_env($db, PGOPTIONS => '-c guarded_ddl.large_table_size=0');
+    my ($ok, $out) = run_in($t->{dir}, $t->{pre_flight}->($db), %env);
+    ok(!$ok, "$tool: the pre-flight stops");
+    like($out, qr/users_drop_name: guarded_ddl would block 1 statement\(s\)/, "$tool: at DROP COLUMN name");
+    like($out,
+        qr/== \S*users_full_name_not_null\n(?:.*\n){2} +\d+ \| ALTER TABLE \| public\.users +\| AccessExclusiveLock +\| metadata +\| +\| allow/,
+        "$tool: SET NOT NULL is explained after the validated check, as allowed (no scan)");
+    is($node->safe_psql($db, $t->{all_recorded}), '5', "$tool: the five migrations before it are applied");
+    $node->safe_psql($db, q{SELECT guarded_ddl.approve('drop_column', 'users', 'reviewed in the pull request')});
+    ($ok, $out) = run_in($t->{dir}, $t->{pre_flight}->($db), %env);
+    ok($ok && $out =~ /no pending migration left/, "$tool: after the approval the pre-flight applies the rest");
+}
+
 sub scenario
 {
     my ($tool) = @_;
     (my $db = "app_$tool") =~ s/-/_/g;
-    $node->safe_psql('postgres', "CREATE DATABASE $db");
-    my ($ok, $out) = run_in($examples, [ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', "rows=$rows", '-f', $schema ],
-        tool_env($db));
-    ok($ok, "$tool: users and orders loaded with $rows rows each") or return;
+    ok(create_db($db, $rows), "$tool: users and orders loaded with $rows rows each") or return;
     my $before = 'id,name,email,created_at';
 
     # 1. The all-in-one migration, and 5. the foreign key added the naive way.
@@ -281,7 +315,11 @@ sub scenario
         't', "$tool: the foreign key is validated");
 }
 
-scenario($_) for sort keys %tools;
+for my $tool (sort keys %tools)
+{
+    scenario($tool);
+    pre_flight($tool);
+}
 
 $node->stop;
 done_testing();
