@@ -69,8 +69,8 @@ step 'Backfill, in batches, while the application (pgbench, 4 clients) reads' \
     'a deploy or a Ctrl-C would stop it; the second carries on where it stopped.'
 pgbench -n -c 4 -T 12 -D users=300000 -f "$examples/app_workload.sql" >"$bg_output" 2>&1 &
 bench=$!
-BATCH_SIZE=20000 PAUSE=0.05 run timeout 2 bash "$examples/backfill.sh"
-BATCH_SIZE=20000 PAUSE=0.05 run bash "$examples/backfill.sh"
+BATCH_SIZE=20000 PAUSE=0.05 run timeout 2 bash ../../backfill.sh
+BATCH_SIZE=20000 PAUSE=0.05 run bash ../../backfill.sh
 wait "$bench"
 echo "pgbench exit status $?:"
 grep -E 'processed|failed|latency average|^tps' "$bg_output"
@@ -117,7 +117,7 @@ step 'Expand, backfill, then every pending migration: each one runs in its own' 
     'transaction (--no-single-transaction), so the run stops at DROP COLUMN name' \
     'with the contract steps before it applied.'
 run npm run --silent migrate -- up 2
-BATCH_SIZE=50000 PAUSE=0 bash "$examples/backfill.sh" | tail -1
+BATCH_SIZE=50000 PAUSE=0 bash ../../backfill.sh | tail -1
 run npm run --silent migrate -- up
 sql "SELECT guarded_ddl.approve('drop_column', 'users', 'users.name unused since release 42')"
 run npm run --silent migrate -- up
