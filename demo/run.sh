@@ -2,11 +2,13 @@
 # The main job: a throwaway PostgreSQL 15 with guarded_ddl preloaded, a demo
 # database shaped like a production one (a users table large enough to count
 # as large, orders referencing it), and a migration walked through
-# guarded_ddl, printing every statement and the server's answer.
+# guarded_ddl, printing every statement and the server's answer; then the
+# same migration as a team would ship it (examples/), through sqitch and
+# node-pg-migrate (demo/tools.sh).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
 
-gd_install_deps
+gd_install_deps $(gd_migration_tool_packages)
 gd_build
 cleanup() {
     gd_stop_server
@@ -23,3 +25,6 @@ gd_log "walking through the migration"
 # PGHOST/PGPORT let the walkthrough start its own blocking sessions with \!.
 gd_as_user env PGHOST="$GD_SOCKET" PGPORT="$GD_PORT" PGUSER=postgres PGDATABASE=postgres \
     psql -X --echo-queries -v ON_ERROR_STOP=0 -f "$GD_WORK/demo/walkthrough.sql" 2>&1
+
+gd_log "the same migration through sqitch and node-pg-migrate (examples/)"
+gd_as_user env PGHOST="$GD_SOCKET" PGPORT="$GD_PORT" PGUSER=postgres bash "$GD_WORK/demo/tools.sh"

@@ -31,6 +31,14 @@ gd_install_deps() {
         gd_die "apt-get install failed"
 }
 
+# The migration tools the end-to-end scenario runs through (test/t/020, the
+# demo): sqitch with its PostgreSQL driver, and npm for node-pg-migrate (the
+# machine's own node is kept when npm is already there).
+gd_migration_tool_packages() {
+    echo sqitch libdbd-pg-perl
+    command -v npm >/dev/null 2>&1 || echo nodejs npm
+}
+
 gd_pg_config() { echo "/usr/lib/postgresql/$GD_PG_VERSION/bin/pg_config"; }
 
 gd_build() {
@@ -56,6 +64,7 @@ gd_make_sandbox() {
     cp -a "$GD_ROOT/sql" "$GD_ROOT/expected" "$GD_ROOT/test" "$GD_WORK/"
     [ -d "$GD_ROOT/demo" ] && cp -a "$GD_ROOT/demo" "$GD_WORK/"
     [ -d "$GD_ROOT/bench" ] && cp -a "$GD_ROOT/bench" "$GD_WORK/"
+    [ -d "$GD_ROOT/examples" ] && cp -a "$GD_ROOT/examples" "$GD_WORK/"
     chmod -R a+rX "$GD_SANDBOX"
     if [ "$(id -u)" -eq 0 ]; then
         id "$GD_TEST_USER" >/dev/null 2>&1 ||

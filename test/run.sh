@@ -7,7 +7,7 @@
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-gd_install_deps
+gd_install_deps $(gd_migration_tool_packages)
 gd_build
 [ -n "${GD_KEEP:-}" ] || trap gd_remove_sandbox EXIT
 gd_make_sandbox

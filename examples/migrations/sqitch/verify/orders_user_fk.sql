@@ -1,0 +1,4 @@
+-- Verify users_name_split:orders_user_fk on pg
+
+SELECT 1/count(*) FROM pg_constraint
+ WHERE conname = 'orders_user_id_fkey' AND conrelid = 'orders'::regclass;

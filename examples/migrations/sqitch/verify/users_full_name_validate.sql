@@ -1,0 +1,4 @@
+-- Verify users_name_split:users_full_name_validate on pg
+
+SELECT 1/count(*) FROM pg_constraint
+ WHERE conname = 'users_full_name_not_null' AND conrelid = 'users'::regclass AND convalidated;
