@@ -61,7 +61,7 @@ gd_make_sandbox() {
     mkdir -p "$GD_WORK"
     # The suites read their inputs from here, readable by the test user even
     # when the checkout itself is not.
-    cp -a "$GD_ROOT/sql" "$GD_ROOT/expected" "$GD_ROOT/test" "$GD_WORK/"
+    cp -a "$GD_ROOT/sql" "$GD_ROOT/expected" "$GD_ROOT/test" "$GD_ROOT/README.md" "$GD_WORK/"
     [ -d "$GD_ROOT/demo" ] && cp -a "$GD_ROOT/demo" "$GD_WORK/"
     [ -d "$GD_ROOT/bench" ] && cp -a "$GD_ROOT/bench" "$GD_WORK/"
     [ -d "$GD_ROOT/examples" ] && cp -a "$GD_ROOT/examples" "$GD_WORK/"

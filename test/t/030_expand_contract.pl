@@ -239,6 +239,51 @@ sub behind_long_transaction
     $holder->quit;
 }
 
+# Step 7: the audit log has what a reviewer asks after the contract step,
+# and the README's review queries run against it.
+sub audit_log_answers
+{
+    my ($tool, $db, $approval) = @_;
+    is($node->safe_psql($db, 'SELECT guarded_ddl.flush()'), 't', "$tool: the audit log is flushed");
+    is($node->safe_psql($db, q{
+        SELECT string_agg(verdict || ':' || coalesce(approval_id::text, '-') || ':' || status, ',' ORDER BY id)
+          FROM guarded_ddl.ddl_history WHERE 'drop_column' = ANY (rules)}),
+        "blocked:-:aborted,approved:$approval:committed",
+        "$tool: the blocked and the approved DROP COLUMN are logged, with the approval");
+    is($node->safe_psql($db, q{
+        SELECT count(*) FROM guarded_ddl.ddl_log
+         WHERE verdict = 'blocked' AND 'set_not_null_scan' = ANY (rules) AND sqlstate = 'GD001'}),
+        '1', "$tool: the all-in-one migration's blocked statement is logged with its rule");
+    is($node->safe_psql($db, q{
+        SELECT string_agg(DISTINCT l.lock_mode, ',')
+          FROM guarded_ddl.lock_log l JOIN guarded_ddl.ddl_log d ON d.id = l.ddl_id
+         WHERE d.command = 'CREATE INDEX' AND d.statement LIKE '%CONCURRENTLY%'}),
+        'ShareUpdateExclusiveLock', "$tool: CREATE INDEX CONCURRENTLY's lock is logged");
+    is($node->safe_psql($db, q{
+        SELECT string_agg(d.sqlstate || ':' || l.granted || ':' || (l.attempts > 1) || ':'
+                          || (l.blockers @> '[{"application": "reporting-job"}]'), ',' ORDER BY d.id)
+          FROM guarded_ddl.lock_log l JOIN guarded_ddl.ddl_log d ON d.id = l.ddl_id
+         WHERE d.verdict = 'failed' AND l.relation = 'public.users'}),
+        '55P03:false:true:true', "$tool: the lock the guard gave up on is logged with its attempts and blocker");
+    ok($node->safe_psql($db, q{
+        SELECT max(l.wait_ms) > 500 AND max(l.attempts) > 1
+          FROM guarded_ddl.lock_log l JOIN guarded_ddl.ddl_log d ON d.id = l.ddl_id
+         WHERE d.verdict = 'allowed' AND d.statement LIKE '%SET NOT NULL%' AND l.relation = 'public.users'}) eq 't',
+        "$tool: the retried SET NOT NULL is logged with its wait");
+
+    # The README's review queries, as written there.
+    my $readme = slurp_file("$RealBin/../../README.md");
+    my ($queries) = $readme =~ /Review queries:\s*```sql\n(.*?)```/s;
+    ok(defined $queries, 'the README has review queries');
+    my ($rc, $out, $err) = $node->psql($db, $queries =~ s/'public\.users'/'public.users'/r,
+        extra_params => [ '-v', 'ON_ERROR_STOP=1' ]);
+    is($rc, 0, "$tool: the README's review queries run") or diag($err);
+    like($out, qr/\{drop_column\}\|\{public\.users\}\|ALTER TABLE "?users"?\s+DROP (COLUMN )?"?name"?/,
+        "$tool: 'what was blocked' lists the DROP COLUMN with its rule") or diag($out);
+    like($out, qr/^public\.users\|\d+(\.\d+)?\|\d+\|1\|\["reporting-job"\]$/m,
+        "$tool: 'longest lock waits' names the reporting job in the way of users") or diag($out);
+}
+
 # A fresh database with the demo schema and $rows rows in users and orders.
 sub create_db
 {
@@ -317,13 +362,7 @@ sub scenario
     is(columns($db), 'id,email,created_at,full_name,display_name', "$tool: users.name is dropped");
     is($node->safe_psql($db, "SELECT status FROM guarded_ddl.approvals WHERE id = $approval"),
         'used', "$tool: the approval was used by the drop");
-    # TODO(audit): when the audit branch (guarded_ddl.ddl_log, guarded_ddl.lock_log,
-    # guarded_ddl.flush()) merges, assert here, after guarded_ddl.flush(): a
-    # ddl_log row for the blocked DROP COLUMN (verdict block, rule drop_column)
-    # and one for the approved one (verdict 'approved', approval $approval);
-    # lock_log rows for the expand steps and for users_full_name_not_null with
-    # its attempts, wait and the reporting-job blocker; and the README's audit
-    # queries (what ran, what was blocked and why, locks taken and waits).
+    audit_log_answers($tool, $db, $approval);
 
     # 5. The foreign key, the safe way.
     passes_ok($tool, $db, $_) for qw(orders_user_fk orders_user_fk_validate);
