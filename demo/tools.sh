@@ -122,3 +122,13 @@ run npm run --silent migrate -- up
 sql "SELECT guarded_ddl.approve('drop_column', 'users', 'users.name unused since release 42')"
 run npm run --silent migrate -- up
 sql 'SELECT name, run_on::time(0) FROM pgmigrations ORDER BY id'
+
+export PGDATABASE=shop_sqitch
+step "The audit log of $PGDATABASE: the README's review queries (guarded_ddl.ddl_log," \
+    'guarded_ddl.lock_log) answer what ran, what was blocked and why, the locks' \
+    'taken and the waits, and who loosened the guard.'
+sql 'SELECT guarded_ddl.flush()'
+# The queries exactly as the README prints them.
+awk '/^Review queries:/ { found = 1 } found && /^```sql/ { on = 1; next } on && /^```/ { exit } on' \
+    "$here/../README.md" >"$bg_output"
+psql -X -e -f "$bg_output" 2>&1
