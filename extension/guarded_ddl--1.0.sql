@@ -222,11 +222,13 @@ SELECT relid::regclass AS relation, large, rules, set_by, set_at
 -- and calls forget_tables only when a relation was among the dropped
 -- objects: by DROP TABLE, VIEW, INDEX, SEQUENCE, SCHEMA, OWNED, EXTENSION,
 -- ... or by the CASCADE of nearly any drop, ALTER TABLE DROP COLUMN too.
-CREATE FUNCTION guarded_ddl.forget_tables(relids oid[]) RETURNS void
+CREATE FUNCTION guarded_ddl.forget_tables(relids oid[]) RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    DELETE FROM guarded_ddl.table_policy_entry WHERE relid = ANY (relids)
+    WITH forgotten AS (
+        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = ANY (relids) RETURNING 1)
+    SELECT count(*) FROM forgotten
 $$;
 REVOKE ALL ON FUNCTION guarded_ddl.forget_tables(oid[]) FROM PUBLIC;
 CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
