@@ -20,21 +20,18 @@ extern "C" {
 
 namespace {
 
-int64 fork_bytes(const RelFileNode &node, ForkNumber fork) {
-    char *base = relpathbackend(node, InvalidBackendId, fork);
+// One fork's segments: base is the fork's file, the first segment.
+int64 fork_bytes(const char *base) {
     int64 total = 0;
     for (unsigned segment = 0;; segment++) {
         char path[MAXPGPATH];
-        if (segment == 0)
-            snprintf(path, sizeof path, "%s", base);
-        else
+        if (segment > 0)
             snprintf(path, sizeof path, "%s.%u", base, segment);
         struct stat st;
-        if (stat(path, &st) != 0)
+        if (stat(segment == 0 ? base : path, &st) != 0)
             break; // no such segment: the fork ends here
         total += st.st_size;
     }
-    pfree(base);
     return total;
 }
 
@@ -49,9 +46,21 @@ int64 files_bytes(Form_pg_class rel, Oid relid) {
                                                 : RelationMapOidToFilenode(relid, rel->relisshared);
     if (!OidIsValid(node.relNode))
         return 0;
-    int64 total = 0;
-    for (int fork = 0; fork <= MAX_FORKNUM; fork++)
-        total += fork_bytes(node, static_cast<ForkNumber>(fork));
+    // The main fork's path, and the others' built from it (base_fsm, ...)
+    // rather than by relpathbackend for each. Only an unlogged relation has
+    // an init fork.
+    char *main = relpathbackend(node, InvalidBackendId, MAIN_FORKNUM);
+    size_t len = strlen(main);
+    int64 total = fork_bytes(main);
+    int last = rel->relpersistence == RELPERSISTENCE_UNLOGGED ? INIT_FORKNUM : VISIBILITYMAP_FORKNUM;
+    for (int fork = MAIN_FORKNUM + 1; fork <= last; fork++) {
+        char path[MAXPGPATH];
+        if (len + 1 + strlen(forkNames[fork]) >= sizeof path)
+            break;
+        snprintf(path, sizeof path, "%s_%s", main, forkNames[fork]);
+        total += fork_bytes(path);
+    }
+    pfree(main);
     return total;
 }
 
