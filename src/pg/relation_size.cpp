@@ -52,7 +52,8 @@ int64 files_bytes(Form_pg_class rel, Oid relid) {
     char *main = relpathbackend(node, InvalidBackendId, MAIN_FORKNUM);
     size_t len = strlen(main);
     int64 total = fork_bytes(main);
-    int last = rel->relpersistence == RELPERSISTENCE_UNLOGGED ? INIT_FORKNUM : VISIBILITYMAP_FORKNUM;
+    int last =
+        rel->relpersistence == RELPERSISTENCE_UNLOGGED ? INIT_FORKNUM : VISIBILITYMAP_FORKNUM;
     for (int fork = MAIN_FORKNUM + 1; fork <= last; fork++) {
         char path[MAXPGPATH];
         if (len + 1 + strlen(forkNames[fork]) >= sizeof path)
