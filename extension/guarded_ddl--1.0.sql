@@ -218,16 +218,22 @@ SELECT relid::regclass AS relation, large, rules, set_by, set_at
   FROM guarded_ddl.table_policy_entry;
 
 -- Policies follow a table through renames (they are kept by OID) and go
--- away with it.
-CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
-    LANGUAGE plpgsql SECURITY DEFINER
+-- away with it. The trigger (C) fires on every drop, DROP COLUMN included,
+-- and calls forget_tables only when a relation was among the dropped
+-- objects: by DROP TABLE, VIEW, INDEX, SEQUENCE, SCHEMA, OWNED, EXTENSION,
+-- ... or by the CASCADE of nearly any drop, ALTER TABLE DROP COLUMN too.
+CREATE FUNCTION guarded_ddl.forget_tables(relids oid[]) RETURNS bigint
+    LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    DELETE FROM guarded_ddl.table_policy_entry
-     WHERE relid IN (SELECT objid FROM pg_event_trigger_dropped_objects()
-                      WHERE classid = 'pg_class'::regclass AND objsubid = 0);
-END $$;
+    WITH forgotten AS (
+        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = ANY (relids) RETURNING 1)
+    SELECT count(*) FROM forgotten
+$$;
+REVOKE ALL ON FUNCTION guarded_ddl.forget_tables(oid[]) FROM PUBLIC;
+CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'gd_forget_dropped_tables';
 CREATE EVENT TRIGGER guarded_ddl_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION guarded_ddl.forget_dropped_tables();
 

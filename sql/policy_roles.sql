@@ -171,6 +171,28 @@ ALTER TABLE archive.purchase_orders RENAME COLUMN remark TO note;
 DROP SCHEMA archive CASCADE;
 SELECT count(*) AS policies FROM guarded_ddl.table_policy_entry;
 
+-- Relations that ALTER TABLE DROP COLUMN takes along lose their policies
+-- too: a view by CASCADE, the column's index always. The table keeps its own.
+CREATE TABLE drop_cascade (id int PRIMARY KEY, a int, b int);
+SELECT guarded_ddl.set_table_policy('drop_cascade', large => false);
+CREATE VIEW drop_cascade_a AS SELECT a FROM drop_cascade;
+CREATE INDEX drop_cascade_b ON drop_cascade (b);
+SELECT guarded_ddl.set_table_policy('drop_cascade_a', large => false);
+SELECT guarded_ddl.set_table_policy('drop_cascade_b', large => false);
+ALTER TABLE drop_cascade DROP COLUMN a CASCADE;
+ALTER TABLE drop_cascade DROP COLUMN b;
+SELECT relation, large FROM guarded_ddl.table_policy ORDER BY relation::text;
+-- DROP OWNED drops the role's tables, and their policies with them.
+CREATE ROLE gd_owner_dropped;
+CREATE TABLE owned_then_dropped (id int);
+ALTER TABLE owned_then_dropped OWNER TO gd_owner_dropped;
+SELECT guarded_ddl.set_table_policy('owned_then_dropped', large => false);
+DROP OWNED BY gd_owner_dropped;
+DROP ROLE gd_owner_dropped;
+SELECT relation, large FROM guarded_ddl.table_policy ORDER BY relation::text;
+DROP TABLE drop_cascade;
+SELECT count(*) AS policies FROM guarded_ddl.table_policy_entry;
+
 SET guarded_ddl.mode = off;
 DROP TABLE side_effects;
 RESET guarded_ddl.mode;

@@ -5,6 +5,7 @@
 
 #include "pg/audit_shmem.hpp"
 #include "pg/gucs.hpp"
+#include "pg/policy_store.hpp"
 #include "pg/process_utility.hpp"
 
 extern "C" {
@@ -24,6 +25,7 @@ void _PG_init(void) {
     gd_define_gucs();
     gd_audit_install_shmem_hooks();
     gd_install_process_utility_hook();
+    gd_install_drop_watch();
 
     // After every guarded_ddl.* variable is defined: from here on a
     // misspelt guarded_ddl.* name is an error, not a silent placeholder.

@@ -5,12 +5,24 @@
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "storage/proc.h"
+#include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+}
+
+extern "C" {
+PG_FUNCTION_INFO_V1(gd_forget_dropped_tables);
 }
 
 namespace {
@@ -21,12 +33,133 @@ Oid extension_schema(void) {
     return OidIsValid(extension) ? get_namespace_oid("guarded_ddl", true) : InvalidOid;
 }
 
+// A function of the extension's schema taking one argument of argtype.
+Oid extension_function(Oid schema, const char *name, Oid argtype) {
+    oidvector *args = buildoidvector(&argtype, 1);
+    return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                           PointerGetDatum(args), ObjectIdGetDatum(schema));
+}
+
+object_access_hook_type prev_object_access_hook = nullptr;
+
+// The local transaction in which a relation was last dropped: before it
+// asks PostgreSQL what a command dropped, the sql_drop trigger checks that
+// this transaction dropped any relation at all. (Per transaction, not per
+// command: a nested command's trigger may run before the outer one's.)
+LocalTransactionId relation_dropped_in = InvalidLocalTransactionId;
+
+void watch_drops(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
+    if (access == OAT_DROP && class_id == RelationRelationId && sub_id == 0)
+        relation_dropped_in = MyProc->lxid;
+    if (prev_object_access_hook)
+        prev_object_access_hook(access, class_id, object_id, sub_id, arg);
+}
+
+// The relations (objsubid 0 in pg_class) among the objects the current
+// command dropped, read from pg_event_trigger_dropped_objects() called
+// directly: no query to plan for the columns, constraints and defaults that
+// most drops are.
+List *dropped_relations(void) {
+    FmgrInfo flinfo;
+    fmgr_info(F_PG_EVENT_TRIGGER_DROPPED_OBJECTS, &flinfo);
+    ReturnSetInfo rsinfo{};
+    rsinfo.type = T_ReturnSetInfo;
+    rsinfo.econtext = CreateStandaloneExprContext();
+    rsinfo.allowedModes = SFRM_Materialize;
+    rsinfo.returnMode = SFRM_Materialize;
+    LOCAL_FCINFO(fcinfo, 0);
+    InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, nullptr,
+                             reinterpret_cast<Node *>(&rsinfo));
+    (void)FunctionCallInvoke(fcinfo);
+
+    List *relids = NIL;
+    if (rsinfo.setResult != nullptr) {
+        TupleTableSlot *slot = MakeSingleTupleTableSlot(rsinfo.setDesc, &TTSOpsMinimalTuple);
+        while (tuplestore_gettupleslot(rsinfo.setResult, true, false, slot)) {
+            bool classid_null, objid_null, objsubid_null;
+            Datum classid = slot_getattr(slot, 1, &classid_null);
+            Datum objid = slot_getattr(slot, 2, &objid_null);
+            Datum objsubid = slot_getattr(slot, 3, &objsubid_null);
+            if (!classid_null && !objid_null && !objsubid_null &&
+                DatumGetObjectId(classid) == RelationRelationId && DatumGetInt32(objsubid) == 0)
+                relids = lappend_oid(relids, DatumGetObjectId(objid));
+        }
+        ExecDropSingleTupleTableSlot(slot);
+        tuplestore_end(rsinfo.setResult);
+    }
+    FreeExprContext(rsinfo.econtext, true);
+    return relids;
+}
+
 } // namespace
+
+// The sql_drop event trigger: a dropped relation's policy goes with it.
+// Deleting is guarded_ddl.forget_tables' job (SECURITY DEFINER, called by
+// OID like take_approval). Most drops (columns, defaults, constraints) drop
+// no relation and stop at the first check.
+extern "C" Datum gd_forget_dropped_tables(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("guarded_ddl.forget_dropped_tables() must be called as an event "
+                               "trigger")));
+    if (relation_dropped_in != MyProc->lxid)
+        PG_RETURN_VOID();
+    List *relids = dropped_relations();
+    if (relids == NIL)
+        PG_RETURN_VOID();
+    Oid schema = extension_schema();
+    Oid function =
+        OidIsValid(schema) ? extension_function(schema, "forget_tables", OIDARRAYOID) : InvalidOid;
+    if (OidIsValid(function)) {
+        int n = list_length(relids);
+        auto *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+        ListCell *lc;
+        int i = 0;
+        foreach (lc, relids)
+            elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
+        ArrayType *array = construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
+        (void)OidFunctionCall1(function, PointerGetDatum(array));
+    }
+    PG_RETURN_VOID();
+}
+
+namespace {
+
+// guarded_ddl.table_policy_entry, once found in an installed extension,
+// until a relcache invalidation for it (DROP EXTENSION, ALTER TABLE, ...)
+// or for every relation: finding the extension is a scan of pg_extension,
+// which has no syscache.
+Oid cached_policy_table = InvalidOid;
+
+void forget_policy_table(Datum, Oid relid) {
+    if (!OidIsValid(relid) || relid == cached_policy_table)
+        cached_policy_table = InvalidOid;
+}
+
+Oid policy_table(void) {
+    static bool callback_registered = false;
+    if (OidIsValid(cached_policy_table))
+        return cached_policy_table;
+    Oid schema = extension_schema();
+    Oid table = OidIsValid(schema) ? get_relname_relid("table_policy_entry", schema) : InvalidOid;
+    if (OidIsValid(table) && !callback_registered) {
+        CacheRegisterRelcacheCallback(forget_policy_table, 0);
+        callback_registered = true;
+    }
+    cached_policy_table = table;
+    return table;
+}
+
+} // namespace
+
+void gd_install_drop_watch(void) {
+    prev_object_access_hook = object_access_hook;
+    object_access_hook = watch_drops;
+}
 
 GdTablePolicy gd_table_policy(Oid relid) {
     GdTablePolicy policy{std::nullopt, false, {}};
-    Oid schema = extension_schema();
-    Oid table = OidIsValid(schema) ? get_relname_relid("table_policy_entry", schema) : InvalidOid;
+    Oid table = policy_table();
     if (!OidIsValid(table))
         return policy;
 

@@ -23,3 +23,7 @@ GdTablePolicy gd_table_policy(Oid relid);
 // An active approval of rule on relid: its id, or 0. consume counts a use
 // (in the statement's own transaction, so a failed statement uses nothing).
 int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume);
+
+// Watches drops (object_access_hook) so that the sql_drop trigger
+// forget_dropped_tables knows cheaply when no relation was dropped.
+void gd_install_drop_watch(void);

@@ -11,6 +11,7 @@ extern "C" {
 #include "common/relpath.h"
 #include "storage/fd.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/relmapper.h"
 #include "utils/syscache.h"
 }
@@ -19,21 +20,18 @@ extern "C" {
 
 namespace {
 
-int64 fork_bytes(const RelFileNode &node, ForkNumber fork) {
-    char *base = relpathbackend(node, InvalidBackendId, fork);
+// One fork's segments: base is the fork's file, the first segment.
+int64 fork_bytes(const char *base) {
     int64 total = 0;
     for (unsigned segment = 0;; segment++) {
         char path[MAXPGPATH];
-        if (segment == 0)
-            snprintf(path, sizeof path, "%s", base);
-        else
+        if (segment > 0)
             snprintf(path, sizeof path, "%s.%u", base, segment);
         struct stat st;
-        if (stat(path, &st) != 0)
+        if (stat(segment == 0 ? base : path, &st) != 0)
             break; // no such segment: the fork ends here
         total += st.st_size;
     }
-    pfree(base);
     return total;
 }
 
@@ -48,9 +46,22 @@ int64 files_bytes(Form_pg_class rel, Oid relid) {
                                                 : RelationMapOidToFilenode(relid, rel->relisshared);
     if (!OidIsValid(node.relNode))
         return 0;
-    int64 total = 0;
-    for (int fork = 0; fork <= MAX_FORKNUM; fork++)
-        total += fork_bytes(node, static_cast<ForkNumber>(fork));
+    // The main fork's path, and the others' built from it (base_fsm, ...)
+    // rather than by relpathbackend for each. Only an unlogged relation has
+    // an init fork.
+    char *main = relpathbackend(node, InvalidBackendId, MAIN_FORKNUM);
+    size_t len = strlen(main);
+    int64 total = fork_bytes(main);
+    int last =
+        rel->relpersistence == RELPERSISTENCE_UNLOGGED ? INIT_FORKNUM : VISIBILITYMAP_FORKNUM;
+    for (int fork = MAIN_FORKNUM + 1; fork <= last; fork++) {
+        char path[MAXPGPATH];
+        if (len + 1 + strlen(forkNames[fork]) >= sizeof path)
+            break;
+        snprintf(path, sizeof path, "%s_%s", main, forkNames[fork]);
+        total += fork_bytes(path);
+    }
+    pfree(main);
     return total;
 }
 
@@ -68,19 +79,70 @@ int64 class_bytes(Oid relid, Oid *toast, double *rows) {
     return bytes;
 }
 
+// The indexes of recently sized relations, as RelationGetIndexList keeps
+// them: until a relcache invalidation for the relation (any index built or
+// dropped on it sends one). A TOAST table's index, for one, never changes.
+struct IndexList {
+    Oid relid;
+    int n;
+    Oid indexes[8];
+};
+IndexList index_lists[64];
+int next_index_list = 0;
+
+void forget_index_lists(Datum, Oid relid) {
+    for (IndexList &l : index_lists)
+        if (!OidIsValid(relid) || l.relid == relid)
+            l.relid = InvalidOid;
+}
+
+const IndexList *cached_index_list(Oid table) {
+    for (const IndexList &l : index_lists)
+        if (l.relid == table)
+            return &l;
+    return nullptr;
+}
+
+void cache_index_list(Oid table, const Oid *indexes, int n) {
+    static bool callback_registered = false;
+    if (n > static_cast<int>(lengthof(index_lists[0].indexes)))
+        return;
+    if (!callback_registered) {
+        CacheRegisterRelcacheCallback(forget_index_lists, 0);
+        callback_registered = true;
+    }
+    IndexList &l = index_lists[next_index_list];
+    next_index_list = (next_index_list + 1) % static_cast<int>(lengthof(index_lists));
+    l.relid = table;
+    l.n = n;
+    memcpy(l.indexes, indexes, sizeof(Oid) * n);
+}
+
 int64 index_bytes(Oid table) {
     int64 total = 0;
+    if (const IndexList *l = cached_index_list(table)) {
+        for (int i = 0; i < l->n; i++)
+            total += class_bytes(l->indexes[i], nullptr, nullptr);
+        return total;
+    }
+    Oid indexes[lengthof(index_lists[0].indexes)];
+    int n = 0;
     Relation pg_index = table_open(IndexRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
                 ObjectIdGetDatum(table));
     SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
     HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-        total += class_bytes(reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indexrelid, nullptr,
-                             nullptr);
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        Oid index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indexrelid;
+        if (n < static_cast<int>(lengthof(indexes)))
+            indexes[n] = index;
+        n++;
+        total += class_bytes(index, nullptr, nullptr);
+    }
     systable_endscan(scan);
     table_close(pg_index, AccessShareLock);
+    cache_index_list(table, indexes, n);
     return total;
 }
 
