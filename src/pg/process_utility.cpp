@@ -87,27 +87,16 @@ static void gd_run_bounded(GD_PROCESS_UTILITY_PARAMS) {
         return;
     }
 
-    if (nontransactional) {
-        // VACUUM commits between tables, which would pop a GUC nesting level
-        // from under us: set the variable for the statement and put it back.
-        int saved = LockTimeout;
-        LockTimeout = timeout_ms;
-        PG_TRY();
-        { gd_run_next(GD_PROCESS_UTILITY_ARGS); }
-        PG_FINALLY();
-        { LockTimeout = saved; }
-        PG_END_TRY();
-        return;
-    }
-
-    // On error, transaction or subtransaction abort pops the level for us.
-    int nest_level = NewGUCNestLevel();
-    char value[32];
-    snprintf(value, sizeof value, "%d", timeout_ms);
-    (void)set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                            true, 0, false);
-    gd_run_next(GD_PROCESS_UTILITY_ARGS);
-    AtEOXact_GUC(true, nest_level);
+    // The variable itself, put back however the statement ends: a GUC
+    // nesting level would cost more than the rest of the hook's bookkeeping,
+    // and VACUUM's commits between tables would pop it from under us.
+    int saved = LockTimeout;
+    LockTimeout = timeout_ms;
+    PG_TRY();
+    { gd_run_next(GD_PROCESS_UTILITY_ARGS); }
+    PG_FINALLY();
+    { LockTimeout = saved; }
+    PG_END_TRY();
 }
 
 // Runs a statement the guard inspects: rules first, so a blocked statement
