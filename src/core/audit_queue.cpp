@@ -7,11 +7,15 @@ int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq)
         int i = (*hint + k) % n;
         if (slots[i].state != SlotState::Free)
             continue;
-        slots[i] = SlotHeader{SlotState::Ready, dbid, seq};
+        slots[i] = SlotHeader{SlotState::Filling, dbid, seq};
         *hint = (i + 1) % n;
         return i;
     }
     return -1;
+}
+
+void publish_slot(SlotHeader *slots, int slot) noexcept {
+    slots[slot].state = SlotState::Ready;
 }
 
 int take_batch(SlotHeader *slots, int n, uint32_t dbid, int *out, int max) noexcept {

@@ -13,6 +13,7 @@ namespace guarded_ddl {
 
 enum class SlotState : uint8_t {
     Free,
+    Filling, // claimed by a backend copying its record in, outside the lock
     Ready,   // queued, waiting for the database's writer
     Writing, // taken by a writer; back to Ready if that writer dies
 };
@@ -23,10 +24,13 @@ struct SlotHeader {
     uint64_t seq; // queue-wide order of arrival
 };
 
-// Marks a free slot Ready for dbid and returns its index, or -1 when the
+// Marks a free slot Filling for dbid and returns its index, or -1 when the
 // queue is full. Starts the search at *hint and leaves *hint after the slot
 // taken, so a queue under load is not rescanned from the front each time.
+// The record is copied in without the lock; publish_slot then hands it to
+// the writer.
 int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq) noexcept;
+void publish_slot(SlotHeader *slots, int slot) noexcept;
 
 // Takes up to max of dbid's Ready slots, oldest first, marks them Writing
 // and stores their indexes in out, in arrival order. Returns how many.

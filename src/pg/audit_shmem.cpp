@@ -174,16 +174,23 @@ void gd_audit_submit(const AuditEntry *entry) {
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     int slot = guarded_ddl::claim_slot(headers(), gd_audit_queue_size, &queue->hint, MyDatabaseId,
                                        ++queue->next_seq);
+    if (slot >= 0)
+        queue->counters.queued++;
+    else
+        queue->counters.overflowed++;
+    LWLockRelease(queue->lock);
+
+    // The copy happens outside the lock: 22 kB under it made every DDL
+    // statement of every session queue behind each other's memcpy.
     if (slot >= 0) {
         memcpy(&entries()[slot], entry, sizeof *entry);
-        queue->counters.queued++;
+        LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+        guarded_ddl::publish_slot(headers(), slot);
         WriterSlot *w = writer_for(MyDatabaseId);
         if (w != nullptr && w->state == WriterState::Running)
             writer_latch = w->latch;
-    } else {
-        queue->counters.overflowed++;
+        LWLockRelease(queue->lock);
     }
-    LWLockRelease(queue->lock);
 
     // The common case, a writer at work: wake it (cheap when it is awake).
     if (writer_latch != nullptr) {

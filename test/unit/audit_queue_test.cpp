@@ -13,7 +13,12 @@ struct Queue {
     SlotHeader slots[4]{};
     int hint = 0;
     uint64_t seq = 0;
-    int push(uint32_t db) { return claim_slot(slots, 4, &hint, db, ++seq); }
+    int push(uint32_t db) {
+        int slot = claim_slot(slots, 4, &hint, db, ++seq);
+        if (slot >= 0)
+            publish_slot(slots, slot);
+        return slot;
+    }
 };
 
 } // namespace
@@ -82,4 +87,17 @@ TEST(AuditQueue, PendingThroughLooksOnlyAtOlderRecordsOfTheDatabase) {
     q.push(db_a); // newer than the flush point
     EXPECT_FALSE(pending_through(q.slots, 4, db_a, flushed_upto));
     EXPECT_TRUE(pending_through(q.slots, 4, db_b, q.seq));
+}
+
+TEST(AuditQueue, ARecordBeingCopiedInIsPendingButNotTaken) {
+    Queue q;
+    int filling = claim_slot(q.slots, 4, &q.hint, db_a, ++q.seq);
+    ASSERT_GE(filling, 0);
+    EXPECT_EQ(q.slots[filling].state, SlotState::Filling);
+    int out[4];
+    EXPECT_EQ(take_batch(q.slots, 4, db_a, out, 4), 0);
+    EXPECT_TRUE(pending_through(q.slots, 4, db_a, q.seq));
+    EXPECT_EQ(count_pending(q.slots, 4), 1);
+    publish_slot(q.slots, filling);
+    EXPECT_EQ(take_batch(q.slots, 4, db_a, out, 4), 1);
 }
