@@ -160,6 +160,21 @@ void ensure_writer(Oid dbid) {
 
 } // namespace
 
+// The entry up to its last lock record in use: most statements take one
+// lock, and the unused lock records are two thirds of an entry. Nothing
+// reads past n_locks.
+static_assert(offsetof(guarded_ddl::StatementRecord, locks) +
+                      sizeof(guarded_ddl::StatementRecord::locks) ==
+                  sizeof(guarded_ddl::StatementRecord),
+              "the lock records end a StatementRecord");
+static_assert(offsetof(AuditEntry, record) + sizeof(AuditEntry::record) == sizeof(AuditEntry),
+              "the StatementRecord ends an AuditEntry");
+static size_t gd_audit_entry_used_size(const AuditEntry *entry) {
+    int n_locks = Max(0, Min(entry->record.n_locks, guarded_ddl::max_locks_per_statement));
+    return offsetof(AuditEntry, record) + offsetof(guarded_ddl::StatementRecord, locks) +
+           n_locks * sizeof(guarded_ddl::LockRecord);
+}
+
 void gd_audit_install_shmem_hooks(void) {
     prev_shmem_request_hook = shmem_request_hook;
     shmem_request_hook = gd_audit_shmem_request;
@@ -183,7 +198,7 @@ void gd_audit_submit(const AuditEntry *entry) {
     // The copy happens outside the lock: 22 kB under it made every DDL
     // statement of every session queue behind each other's memcpy.
     if (slot >= 0) {
-        memcpy(&entries()[slot], entry, sizeof *entry);
+        memcpy(&entries()[slot], entry, gd_audit_entry_used_size(entry));
         LWLockAcquire(queue->lock, LW_EXCLUSIVE);
         guarded_ddl::publish_slot(headers(), slot);
         WriterSlot *w = writer_for(MyDatabaseId);
