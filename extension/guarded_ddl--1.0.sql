@@ -72,6 +72,16 @@ CREATE TABLE guarded_ddl.table_policy_entry (
     set_at timestamptz NOT NULL DEFAULT now()
 );
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.table_policy_entry', '');
+-- Each backend caches the policies it has read; every write to the table
+-- drops those caches (a relcache invalidation of the table, sent at
+-- commit). ALWAYS: also under session_replication_role = replica.
+CREATE FUNCTION guarded_ddl.table_policy_changed() RETURNS trigger
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'gd_table_policy_changed';
+CREATE TRIGGER table_policy_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON guarded_ddl.table_policy_entry
+    FOR EACH STATEMENT EXECUTE FUNCTION guarded_ddl.table_policy_changed();
+ALTER TABLE guarded_ddl.table_policy_entry ENABLE ALWAYS TRIGGER table_policy_changed;
 
 -- Validates a guarded_ddl.rules-style list (raises 22023 with the valid ids).
 CREATE FUNCTION guarded_ddl.check_rules(rules text) RETURNS void

@@ -11,11 +11,13 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/event_trigger.h"
 #include "commands/extension.h"
+#include "commands/trigger.h"
 #include "executor/executor.h"
 #include "funcapi.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -131,9 +133,30 @@ namespace {
 // which has no syscache.
 Oid cached_policy_table = InvalidOid;
 
+// The policies read from that table, per relid (a relid without a policy
+// too), until a relcache invalidation for the table. Every write to it
+// sends one: its trigger table_policy_changed (statement level, enabled
+// ALWAYS), seen by this backend at the end of the writing command (undone
+// with a rolled-back (sub)transaction) and by the others at commit.
+struct PolicyCacheEntry {
+    Oid relid; // the key
+    GdTablePolicy policy;
+};
+HTAB *policy_cache = nullptr;
+// Counts the invalidations: a policy read while one came in is not kept.
+uint64 policy_cache_generation = 0;
+// A backend that touches this many tables starts over rather than grow.
+constexpr long policy_cache_max_entries = 4096;
+
 void forget_policy_table(Datum, Oid relid) {
-    if (!OidIsValid(relid) || relid == cached_policy_table)
+    if (!OidIsValid(relid) || relid == cached_policy_table) {
         cached_policy_table = InvalidOid;
+        ++policy_cache_generation;
+        if (policy_cache != nullptr) {
+            hash_destroy(policy_cache);
+            policy_cache = nullptr;
+        }
+    }
 }
 
 Oid policy_table(void) {
@@ -150,19 +173,9 @@ Oid policy_table(void) {
     return table;
 }
 
-} // namespace
-
-void gd_install_drop_watch(void) {
-    prev_object_access_hook = object_access_hook;
-    object_access_hook = watch_drops;
-}
-
-GdTablePolicy gd_table_policy(Oid relid) {
+// Reads relid's row of the policy table (a heap scan: the table is small).
+GdTablePolicy read_table_policy(Oid table, Oid relid) {
     GdTablePolicy policy{std::nullopt, false, {}};
-    Oid table = policy_table();
-    if (!OidIsValid(table))
-        return policy;
-
     Relation rel = table_open(table, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
@@ -186,6 +199,67 @@ GdTablePolicy gd_table_policy(Oid relid) {
         policy.rules =
             guarded_ddl::pg::invoke_cpp([&] { return guarded_ddl::parse_rule_overrides(rules); });
     }
+    return policy;
+}
+
+} // namespace
+
+extern "C" {
+PG_FUNCTION_INFO_V1(gd_table_policy_changed);
+}
+
+// The statement-level trigger on table_policy_entry: the cached policies
+// of every backend are dropped once the write commits (this one's at the
+// end of the command).
+extern "C" Datum gd_table_policy_changed(PG_FUNCTION_ARGS) {
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("guarded_ddl.table_policy_changed() must be called as a trigger")));
+    auto *trigdata = reinterpret_cast<TriggerData *>(fcinfo->context);
+    CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+    return PointerGetDatum(nullptr);
+}
+
+void gd_install_drop_watch(void) {
+    prev_object_access_hook = object_access_hook;
+    object_access_hook = watch_drops;
+}
+
+GdTablePolicy gd_table_policy(Oid relid) {
+    // Another session's committed write is seen by the next statement, as
+    // when the table was read each time, even by a transaction that already
+    // holds every lock it takes (no lock taken, no invalidation read).
+    AcceptInvalidationMessages();
+    Oid table = policy_table();
+    if (!OidIsValid(table))
+        return GdTablePolicy{std::nullopt, false, {}};
+
+    if (policy_cache != nullptr) {
+        auto *entry =
+            static_cast<PolicyCacheEntry *>(hash_search(policy_cache, &relid, HASH_FIND, nullptr));
+        if (entry != nullptr)
+            return entry->policy;
+    }
+
+    uint64 generation = policy_cache_generation;
+    GdTablePolicy policy = read_table_policy(table, relid);
+    if (generation != policy_cache_generation)
+        return policy;
+    if (policy_cache != nullptr && hash_get_num_entries(policy_cache) >= policy_cache_max_entries) {
+        hash_destroy(policy_cache);
+        policy_cache = nullptr;
+    }
+    if (policy_cache == nullptr) {
+        HASHCTL ctl{};
+        ctl.keysize = sizeof(Oid);
+        ctl.entrysize = sizeof(PolicyCacheEntry);
+        ctl.hcxt = CacheMemoryContext;
+        policy_cache = hash_create("guarded_ddl table policies", 64, &ctl,
+                                   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    auto *entry =
+        static_cast<PolicyCacheEntry *>(hash_search(policy_cache, &relid, HASH_ENTER, nullptr));
+    entry->policy = policy;
     return policy;
 }
 

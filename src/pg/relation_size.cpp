@@ -20,8 +20,11 @@ extern "C" {
 
 namespace {
 
-// One fork's segments: base is the fork's file, the first segment.
+// One fork's segments: base is the fork's file, the first segment. Only a
+// full segment can have a next one (md.c fills each before the next; the
+// empty segments a truncation may leave behind count nothing).
 int64 fork_bytes(const char *base) {
+    constexpr off_t segment_bytes = off_t{RELSEG_SIZE} * BLCKSZ;
     int64 total = 0;
     for (unsigned segment = 0;; segment++) {
         char path[MAXPGPATH];
@@ -31,6 +34,8 @@ int64 fork_bytes(const char *base) {
         if (stat(segment == 0 ? base : path, &st) != 0)
             break; // no such segment: the fork ends here
         total += st.st_size;
+        if (st.st_size < segment_bytes)
+            break;
     }
     return total;
 }
@@ -56,9 +61,12 @@ int64 files_bytes(Form_pg_class rel, Oid relid) {
         rel->relpersistence == RELPERSISTENCE_UNLOGGED ? INIT_FORKNUM : VISIBILITYMAP_FORKNUM;
     for (int fork = MAIN_FORKNUM + 1; fork <= last; fork++) {
         char path[MAXPGPATH];
-        if (len + 1 + strlen(forkNames[fork]) >= sizeof path)
+        size_t name_len = strlen(forkNames[fork]);
+        if (len + 1 + name_len >= sizeof path)
             break;
-        snprintf(path, sizeof path, "%s_%s", main, forkNames[fork]);
+        memcpy(path, main, len + 1);
+        path[len] = '_';
+        memcpy(path + len + 1, forkNames[fork], name_len + 1);
         total += fork_bytes(path);
     }
     pfree(main);
@@ -89,11 +97,24 @@ struct IndexList {
 };
 IndexList index_lists[64];
 int next_index_list = 0;
+// Bit relid % 64 is set for the relids that may be in index_lists: most
+// relcache invalidations (several per DDL statement) concern none of them.
+uint64 index_list_relids = 0;
+
+uint64 relid_bit(Oid relid) {
+    return uint64{1} << (relid % 64);
+}
 
 void forget_index_lists(Datum, Oid relid) {
-    for (IndexList &l : index_lists)
+    if (OidIsValid(relid) && (index_list_relids & relid_bit(relid)) == 0)
+        return;
+    index_list_relids = 0;
+    for (IndexList &l : index_lists) {
         if (!OidIsValid(relid) || l.relid == relid)
             l.relid = InvalidOid;
+        if (OidIsValid(l.relid))
+            index_list_relids |= relid_bit(l.relid);
+    }
 }
 
 const IndexList *cached_index_list(Oid table) {
@@ -114,6 +135,7 @@ void cache_index_list(Oid table, const Oid *indexes, int n) {
     IndexList &l = index_lists[next_index_list];
     next_index_list = (next_index_list + 1) % static_cast<int>(lengthof(index_lists));
     l.relid = table;
+    index_list_relids |= relid_bit(table);
     l.n = n;
     memcpy(l.indexes, indexes, sizeof(Oid) * n);
 }
