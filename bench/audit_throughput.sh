@@ -4,11 +4,12 @@
 # COLUMN c), against three servers from the same sandbox binaries, in
 # alternating rounds (A B C D A B C D ...) in one run:
 #   vanilla  no guarded_ddl
-#   off      guarded_ddl preloaded and created, guarded_ddl.audit = off
+#   off      the "on" server, with guarded_ddl.audit = off for pgbench's
+#            sessions (PGOPTIONS): the audit log's cost with nothing else
+#            differing
 #   on       guarded_ddl preloaded and created, guarded_ddl.audit = on,
 #            audit_queue_size at its default (256)
-#   on_big   the same with audit_queue_size = $QUEUE_SIZE (default 8192):
-#            under this load the writer falls behind and 256 overflows
+#   on_big   the same with audit_queue_size = $QUEUE_SIZE (default 8192)
 # Reported: TPS per round, the ratios to vanilla (of the medians, of the
 # means, and round by round), and for the audit-on servers after each round:
 # statements issued against new ddl_log rows, audit_stats() overflowed and
@@ -66,10 +67,10 @@ psql_on() { # psql_on SERVER SQL [PSQL_ARGS...]
 }
 
 start_server vanilla ''
-start_server off guarded_ddl "guarded_ddl.audit = off"
 start_server on guarded_ddl
+PORT[off]=${PORT[on]}
 start_server on_big guarded_ddl "guarded_ddl.audit_queue_size = $QUEUE_SIZE"
-for s in off "${AUDITED[@]}"; do psql_on "$s" "CREATE EXTENSION guarded_ddl"; done
+for s in "${AUDITED[@]}"; do psql_on "$s" "CREATE EXTENSION guarded_ddl"; done
 # The drain time's clock: polls audit_stats() every 10 ms until nothing is
 # pending (at most 30 s). Returns the pending count at the first poll and
 # the epochs of the first poll and of the poll that saw the queue empty.
@@ -119,7 +120,9 @@ round() {
         before=$(psql_on "$s" "SELECT coalesce(max(id), 0) FROM guarded_ddl.ddl_log")
         stats0=$(stats "$s")
     fi
-    gd_as_user pgbench -n -h "$GD_SOCKET" -p "${PORT[$s]}" -U postgres -c "$CLIENTS" -j 2 -t "$TXNS" \
+    local options=
+    [ "$s" = off ] && options='-c guarded_ddl.audit=off'
+    gd_as_user env PGOPTIONS="$options" pgbench -n -h "$GD_SOCKET" -p "${PORT[$s]}" -U postgres -c "$CLIENTS" -j 2 -t "$TXNS" \
         -f "$GD_WORK/ddl.sql" postgres >"$out" 2>&1 || gd_die "pgbench failed (see $out)"
     end=$EPOCHREALTIME
     sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$out" >>"$GD_WORK/tps-$s"
@@ -152,9 +155,10 @@ done
 
 echo "command: bash bench/audit_throughput.sh   (ROUNDS=$ROUNDS, CLIENTS=$CLIENTS, TXNS=$TXNS per client per round)"
 echo "tree $(git -C "$GD_ROOT" describe --always --dirty); $(nproc) CPUs; $("$GD_BIN/postgres" --version)"
-for s in off "${AUDITED[@]}"; do
+for s in "${AUDITED[@]}"; do
     printf '%-6s server' "$s"; echo ": guarded_ddl.audit = $(psql_on "$s" "SHOW guarded_ddl.audit"), audit_queue_size = $(psql_on "$s" "SHOW guarded_ddl.audit_queue_size")"
 done
+echo "off    = the on server, pgbench's sessions with PGOPTIONS='-c guarded_ddl.audit=off'"
 echo
 echo "1. Throughput: pgbench -n -c $CLIENTS -j 2 -t $TXNS -f ddl.sql, rounds ${SERVERS[*]}, ... x $ROUNDS;"
 echo "   ddl.sql: ALTER TABLE t_:client_id ADD COLUMN c int; ALTER TABLE t_:client_id DROP COLUMN c"
