@@ -262,6 +262,7 @@ CREATE TABLE guarded_ddl.ddl_log (
     client_addr inet,           -- null for Unix-socket connections
     backend_pid integer NOT NULL,
     xid xid8,                   -- top-level transaction, null when none was assigned
+    statement_xid xid8,         -- the (sub)transaction the statement ran in
     nesting_level integer NOT NULL, -- 0: sent by the client; more: inside functions, DO, triggers
     command text NOT NULL,
     statement text,             -- bounded, passwords redacted
@@ -349,10 +350,13 @@ COMMENT ON FUNCTION guarded_ddl.audit_stats() IS
 
 CREATE VIEW guarded_ddl.ddl_history AS
 SELECT l.*,
-       CASE WHEN l.xid IS NOT NULL THEN pg_catalog.pg_xact_status(l.xid)
-            WHEN l.verdict IN ('blocked', 'failed') THEN 'aborted'
-            -- No transaction id: the statement wrote nothing transactional
-            -- or committed on its own (CREATE INDEX CONCURRENTLY, VACUUM).
+       -- An error aborts the (sub)transaction the statement ran in; the
+       -- statement's own (sub)transaction id tells a ROLLBACK TO SAVEPOINT
+       -- from its top-level transaction's commit.
+       CASE WHEN l.verdict IN ('blocked', 'failed') THEN 'aborted'
+            WHEN l.statement_xid IS NOT NULL THEN pg_catalog.pg_xact_status(l.statement_xid)
+            WHEN l.xid IS NOT NULL THEN pg_catalog.pg_xact_status(l.xid)
+            -- Committed on its own (CREATE INDEX CONCURRENTLY, VACUUM).
             ELSE 'committed' END AS status
   FROM guarded_ddl.ddl_log AS l;
 COMMENT ON VIEW guarded_ddl.ddl_history IS 'ddl_log with the fate of each statement''s transaction: committed, aborted or in progress';

@@ -19,7 +19,8 @@ inline constexpr std::size_t max_audit_statement_bytes = 4096;
 
 struct SessionInfo {
     int32_t backend_pid;
-    uint64_t xid; // top-level FullTransactionId, 0 when none was assigned
+    uint64_t xid;           // top-level FullTransactionId, 0 when none was assigned
+    uint64_t statement_xid; // of the (sub)transaction the statement ran in, or 0
     char session_role[64];
     char current_role[64];
     char application[64];

@@ -80,6 +80,29 @@ void append_object(char *objects, size_t size, const char *name) {
     strlcpy(objects + used, name, size - used);
 }
 
+// The new relation of a CREATE TABLE / VIEW / TABLE AS / SEQUENCE, so "who
+// ran what on a table" starts at its birth.
+void note_created(AuditEntry *entry, Node *stmt) {
+    RangeVar *created = nullptr;
+    if (IsA(stmt, CreateStmt))
+        created = castNode(CreateStmt, stmt)->relation;
+    else if (IsA(stmt, ViewStmt))
+        created = castNode(ViewStmt, stmt)->view;
+    else if (IsA(stmt, CreateTableAsStmt))
+        created = castNode(CreateTableAsStmt, stmt)->into->rel;
+    else if (IsA(stmt, CreateSeqStmt))
+        created = castNode(CreateSeqStmt, stmt)->sequence;
+    if (created == nullptr)
+        return;
+    // The statement holds its lock on the new relation: no wait here.
+    Oid relid = RangeVarGetRelid(created, NoLock, true);
+    if (!OidIsValid(relid))
+        return;
+    const char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                  get_rel_name(relid));
+    append_object(entry->record.objects, sizeof entry->record.objects, name);
+}
+
 } // namespace
 
 AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nesting_level,
@@ -124,25 +147,14 @@ void gd_audit_note_error(AuditEntry *entry, MemoryContext context) {
     FreeErrorData(edata);
 }
 
-void gd_audit_note_created(AuditEntry *entry, Node *stmt) {
-    RangeVar *created = nullptr;
-    if (IsA(stmt, CreateStmt))
-        created = castNode(CreateStmt, stmt)->relation;
-    else if (IsA(stmt, ViewStmt))
-        created = castNode(ViewStmt, stmt)->view;
-    else if (IsA(stmt, CreateTableAsStmt))
-        created = castNode(CreateTableAsStmt, stmt)->into->rel;
-    else if (IsA(stmt, CreateSeqStmt))
-        created = castNode(CreateSeqStmt, stmt)->sequence;
-    if (created == nullptr)
-        return;
-    // The statement holds its lock on the new relation: no wait here.
-    Oid relid = RangeVarGetRelid(created, NoLock, true);
-    if (!OidIsValid(relid))
-        return;
-    const char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                                  get_rel_name(relid));
-    append_object(entry->record.objects, sizeof entry->record.objects, name);
+void gd_audit_note_success(AuditEntry *entry, Node *stmt, bool nontransactional) {
+    // A statement that wrote nothing (LOCK TABLE) gets a transaction id too,
+    // so ddl_history can tell whether its transaction committed. Statements
+    // that commit by themselves (VACUUM, CREATE INDEX CONCURRENTLY) have
+    // committed by now.
+    if (!nontransactional && !RecoveryInProgress() && !IsInParallelMode())
+        (void)GetCurrentTransactionId();
+    note_created(entry, stmt);
 }
 
 void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, bool audited) {
@@ -154,5 +166,8 @@ void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, 
         append_object(r.objects, sizeof r.objects, actions[i].relation);
     FullTransactionId xid = GetTopFullTransactionIdIfAny();
     entry->session.xid = FullTransactionIdIsValid(xid) ? U64FromFullTransactionId(xid) : 0;
+    FullTransactionId own = GetCurrentFullTransactionIdIfAny();
+    entry->session.statement_xid =
+        FullTransactionIdIsValid(own) ? U64FromFullTransactionId(own) : 0;
     gd_audit_submit(entry);
 }

@@ -19,9 +19,10 @@ guarded_ddl::AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_st
 // the one the statement started in, not ErrorContext.
 void gd_audit_note_error(guarded_ddl::AuditEntry *entry, MemoryContext context);
 
-// After a CREATE TABLE / VIEW / TABLE AS / SEQUENCE ran: adds the new
-// relation to the objects, so "who ran what on a table" starts at its birth.
-void gd_audit_note_created(guarded_ddl::AuditEntry *entry, Node *stmt);
+// After the statement succeeded: gives a transactional statement that wrote
+// nothing a transaction id (so its fate can be told later), and adds the
+// relation a CREATE made to the objects.
+void gd_audit_note_success(guarded_ddl::AuditEntry *entry, Node *stmt, bool nontransactional);
 
 // Records the relations touched, the duration and the transaction id, and
 // queues the entry when it is audited. Never throws an ERROR.

@@ -54,19 +54,20 @@ const char *const insert_statements_sql =
     "INSERT INTO guarded_ddl.ddl_log (started_at, session_role, executing_role, "
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
-    "lock_wait_ms, lock_attempts, setting, old_value, new_value) "
+    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid) "
     "SELECT c1, c2, c3, c4, c5::inet, c6, c7::xid8, c8, c9, c10, "
     "coalesce(string_to_array(c11, E'\\n'), '{}'), c12, c13, "
-    "coalesce(string_to_array(c14, ','), '{}'), c15, c16, c17, c18, c19, c20, c21, c22, c23 "
+    "coalesce(string_to_array(c14, ','), '{}'), c15, c16, c17, c18, c19, c20, c21, c22, c23, "
+    "c24::xid8 "
     "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-    "$18, $19, $20, $21, $22, $23) WITH ORDINALITY "
+    "$18, $19, $20, $21, $22, $23, $24) WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, n) ORDER BY n RETURNING id";
-constexpr int statement_columns = 23;
+    "c19, c20, c21, c22, c23, c24, n) ORDER BY n RETURNING id";
+constexpr int statement_columns = 24;
 const Oid statement_column_types[statement_columns] = {
     TIMESTAMPTZOID, TEXTOID,   TEXTOID,   TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,
     TEXTOID,        TEXTOID,   TEXTOID,   TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-    TEXTOID,        FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+    TEXTOID,        FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 const char *const insert_locks_sql =
     "INSERT INTO guarded_ddl.lock_log (ddl_id, relation_oid, relation, lock_mode, granted, "
@@ -193,6 +194,10 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(e.setting.name);
     b.text(e.setting.old_value);
     b.text(e.setting.new_value);
+    char statement_xid[32];
+    snprintf(statement_xid, sizeof statement_xid, UINT64_FORMAT,
+             static_cast<uint64>(e.session.statement_xid));
+    b.text(e.session.statement_xid != 0 ? statement_xid : "");
     Assert(b.column == statement_columns);
     b.next_row();
 }

@@ -141,7 +141,7 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     }
     PG_END_TRY();
     if (audited)
-        gd_audit_note_created(entry, stmt);
+        gd_audit_note_success(entry, stmt, gd_statement_is_nontransactional(stmt));
     gd_audit_finish(entry, actions, n_actions, audited);
 }
 
