@@ -67,6 +67,8 @@ static void gd_run_audited_setting(GD_PROCESS_UTILITY_PARAMS) {
     PG_END_TRY();
     if (const char *new_value = GetConfigOption(name, true, false))
         strlcpy(change.new_value, new_value, sizeof change.new_value);
+    // A rollback undoes the change too: ddl_history must be able to say so.
+    gd_audit_note_success(entry, pstmt->utilityStmt, false);
     gd_audit_finish(entry, nullptr, 0, true);
 }
 
