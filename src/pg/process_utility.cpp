@@ -12,7 +12,6 @@
 
 extern "C" {
 #include "storage/proc.h"
-#include "utils/timestamp.h"
 }
 
 using guarded_ddl::AuditEntry;
