@@ -35,12 +35,20 @@ void copy_role(char *dst, size_t size, Oid role) {
 
 // inet_client_addr(), called directly: it already knows Unix sockets and
 // background sessions (null) from TCP clients, and spares us libpq-be.h.
+// A backend's client does not change: asked once.
 void copy_client_addr(char *dst, size_t size) {
-    LOCAL_FCINFO(fcinfo, 0);
-    InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
-    Datum addr = inet_client_addr(fcinfo);
-    if (!fcinfo->isnull)
-        strlcpy(dst, DatumGetCString(DirectFunctionCall1(inet_out, addr)), size);
+    static char client_addr[sizeof(guarded_ddl::SessionInfo::client_addr)];
+    static bool known = false;
+    if (!known) {
+        LOCAL_FCINFO(fcinfo, 0);
+        InitFunctionCallInfoData(*fcinfo, nullptr, 0, InvalidOid, nullptr, nullptr);
+        Datum addr = inet_client_addr(fcinfo);
+        if (!fcinfo->isnull)
+            strlcpy(client_addr, DatumGetCString(DirectFunctionCall1(inet_out, addr)),
+                    sizeof client_addr);
+        known = true;
+    }
+    strlcpy(dst, client_addr, size);
 }
 
 // This statement's part of a multi-statement query string, redacted and

@@ -220,10 +220,11 @@ void gd_audit_submit(const AuditEntry *entry) {
 }
 
 void gd_audit_log_entry(const AuditEntry *entry, const char *why) {
+    // malloc, not palloc: no PostgreSQL call while the std::string lives.
     char *json = nullptr;
     try {
         std::string text = guarded_ddl::audit_entry_json(*entry);
-        json = static_cast<char *>(palloc_extended(text.size() + 1, MCXT_ALLOC_NO_OOM));
+        json = static_cast<char *>(malloc(text.size() + 1));
         if (json != nullptr)
             memcpy(json, text.c_str(), text.size() + 1);
     } catch (...) {
@@ -231,6 +232,7 @@ void gd_audit_log_entry(const AuditEntry *entry, const char *why) {
     }
     ereport(LOG, (errmsg("guarded_ddl: audit record written to the server log: %s", why),
                   errdetail_internal("%s", json != nullptr ? json : "(out of memory)")));
+    free(json);
 }
 
 bool gd_audit_wait_written(int64 timeout_ms) {

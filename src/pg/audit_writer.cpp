@@ -12,6 +12,7 @@
 
 #include "pg/audit_shmem.hpp"
 #include "pg/cpp_boundary.hpp"
+#include "pg/report.hpp"
 
 #include "core/audit_json.hpp"
 
@@ -106,6 +107,11 @@ template <int Columns, int MaxRows> struct ColumnBatch {
     void text(const char *value) {
         add(value[0] != '\0' ? CStringGetTextDatum(value) : Datum(0), value[0] == '\0');
     }
+    // A FullTransactionId as text for an xid8 cast; 0 (none assigned) is NULL.
+    void xid(uint64 value) {
+        add(value != 0 ? CStringGetTextDatum(psprintf(UINT64_FORMAT, value)) : Datum(0),
+            value == 0);
+    }
     Datum array(int c) const {
         int16 typlen;
         bool typbyval;
@@ -149,13 +155,6 @@ Datum blockers_datum(const LockRecord &lock) {
     });
 }
 
-Datum name_datum(std::string_view name) {
-    return invoke_cpp([&] {
-        std::string copy(name);
-        return pg_call([&] { return CStringGetTextDatum(copy.c_str()); });
-    });
-}
-
 void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     const guarded_ddl::StatementRecord &r = e.record;
     int64 lock_wait_us = 0;
@@ -164,8 +163,6 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
         lock_wait_us += r.locks[i].wait_us;
         attempts += r.locks[i].attempts;
     }
-    char xid[32];
-    snprintf(xid, sizeof xid, UINT64_FORMAT, static_cast<uint64>(e.session.xid));
     StringInfoData rules;
     initStringInfo(&rules);
     for (int i = 0; i < Min(r.n_rules, guarded_ddl::max_rules_per_statement); i++)
@@ -177,13 +174,13 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(e.session.application);
     b.text(e.session.client_addr);
     b.add(Int32GetDatum(e.session.backend_pid));
-    b.text(e.session.xid != 0 ? xid : "");
+    b.xid(e.session.xid);
     b.add(Int32GetDatum(r.nesting_level));
     b.text(r.command_tag);
     b.text(e.statement);
     b.text(r.objects);
-    b.add(name_datum(guarded_ddl::outcome_name(r.outcome)));
-    b.add(name_datum(guarded_ddl::mode_name(e.mode)));
+    b.add(gd_text_datum(guarded_ddl::outcome_name(r.outcome)));
+    b.add(gd_text_datum(guarded_ddl::mode_name(e.mode)));
     b.text(rules.data);
     b.add(Int64GetDatum(r.approval_id), r.approval_id == 0);
     b.text(r.sqlstate);
@@ -194,10 +191,7 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(e.setting.name);
     b.text(e.setting.old_value);
     b.text(e.setting.new_value);
-    char statement_xid[32];
-    snprintf(statement_xid, sizeof statement_xid, UINT64_FORMAT,
-             static_cast<uint64>(e.session.statement_xid));
-    b.text(e.session.statement_xid != 0 ? statement_xid : "");
+    b.xid(e.session.statement_xid);
     Assert(b.column == statement_columns);
     b.next_row();
 }
