@@ -13,7 +13,8 @@
 # Reported: TPS per round, the ratios to vanilla (of the medians, of the
 # means, and round by round), and for the audit-on servers after each round:
 # statements issued against new ddl_log rows, audit_stats() overflowed and
-# failed, and the drain time (pgbench's end to audit_stats().pending = 0).
+# failed, the drain time (pgbench's end to audit_stats().pending = 0) and the
+# writer's CPU time per record written (/proc/PID/schedstat).
 # Method and how to read it: bench/audit_throughput.md. Reproduce:
 #   bash bench/audit_throughput.sh > bench/results/audit_throughput.txt
 # AT_KEEP=1 keeps the sandbox (debugging only).
@@ -109,16 +110,29 @@ new_tables() { # new_tables SERVER
     fi
 }
 stats() { psql_on "$1" "SELECT queued, written, overflowed, failed FROM guarded_ddl.audit_stats()" -F ' '; }
+# writer_cpu SERVER: "pid ns", the audit writer's pid and the CPU time it has
+# used so far (/proc/PID/schedstat, nanoseconds), or "0 0" when none runs.
+writer_cpu() {
+    local pid
+    pid=$(psql_on "$1" "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'guarded_ddl audit writer'")
+    if [ "$pid" != 0 ] && [ -r "/proc/$pid/schedstat" ]; then
+        echo "$pid $(cut -d' ' -f1 "/proc/$pid/schedstat")"
+    else
+        echo "0 0"
+    fi
+}
 
 # round SERVER ROUND: appends "tps" to $GD_WORK/tps-SERVER, and on the
 # audit-on servers a line of checks to $GD_WORK/checks-SERVER.
 round() {
     local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" end before stats0 stats1 processed failed audited=
+    local writer0 writer1 writer_ns
     new_tables "$s"
     [ "$s" = vanilla ] || [ "$s" = off ] || audited=1
     if [ -n "$audited" ]; then
         before=$(psql_on "$s" "SELECT coalesce(max(id), 0) FROM guarded_ddl.ddl_log")
         stats0=$(stats "$s")
+        writer0=$(writer_cpu "$s")
     fi
     local options=
     [ "$s" = off ] && options='-c guarded_ddl.audit=off'
@@ -131,14 +145,22 @@ round() {
     drain=$(psql_on "$s" "SELECT first_pending, round(1000 * (first_poll - $end)), coalesce(round(1000 * (drained - $end)), -1)
         FROM drain_wait()" -F ' ')
     stats1=$(stats "$s")
+    # The writer's CPU over the round; one started during the round counts whole.
+    writer1=$(writer_cpu "$s")
+    if [ "${writer1% *}" = "${writer0% *}" ]; then
+        writer_ns=$((${writer1#* } - ${writer0#* }))
+    else
+        writer_ns=${writer1#* }
+    fi
     processed=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
     failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
     local rows
     rows=$(psql_on "$s" "SELECT count(*) FILTER (WHERE application_name = 'pgbench'), count(*),
         count(*) FILTER (WHERE application_name = 'pgbench' AND verdict <> 'allowed')
         FROM guarded_ddl.ddl_log WHERE id > $before" -F ' ')
-    # round issued rows_pgbench rows_all not_allowed first_pending first_poll_ms drained_ms dq dw do df
-    echo "$r $((STATEMENTS_PER_TXN * processed)) ${failed:-0} $rows $drain $stats0 $stats1" >>"$GD_WORK/checks-$s"
+    # round issued failed_tx rows_pgbench rows_all not_allowed first_pending first_poll_ms drained_ms
+    #   queued0 written0 overflowed0 failed0 queued1 written1 overflowed1 failed1 writer_cpu_ns
+    echo "$r $((STATEMENTS_PER_TXN * processed)) ${failed:-0} $rows $drain $stats0 $stats1 $writer_ns" >>"$GD_WORK/checks-$s"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
@@ -189,11 +211,14 @@ for s in "${AUDITED[@]}"; do
         printf "     round %d: issued %d (failed tx %d), rows %d (%d from any client), not allowed %d, lost %d;\n", $1, $2, $3, $4, $5, $6, lost
         printf "       queued +%d, written +%d, overflowed +%d, failed +%d; first poll %d ms (pending %d), drained %s\n",
             $14 - $10, $15 - $11, ovf, fail, $8, $7, ($9 < 0 ? "never (30 s)" : $9 " ms")
+        printf "       writer CPU %.0f ms, %.1f us per record written\n", $18 / 1e6, ($15 - $11 > 0 ? $18 / 1000 / ($15 - $11) : 0)
         issued += $2; rows += $4; lost_all += lost; ovf_all += ovf; fail_all += fail
+        cpu_all += $18; written_all += $15 - $11
         if ($9 < 0) never++; else if ($9 > max) max = $9
     }
     END {
         printf "     all rounds: issued %d, rows %d, lost %d, overflowed %d, failed %d; drain max %d ms%s\n",
             issued, rows, lost_all, ovf_all, fail_all, max, (never ? ", " never " rounds never drained" : "")
+        printf "     writer CPU per record written, all rounds: %.1f us\n", (written_all > 0 ? cpu_all / 1000 / written_all : 0)
     }' "$GD_WORK/checks-$s"
 done
