@@ -160,7 +160,8 @@ cg=$GD_WORK/run-guarded.session.cg
 hook=$(($(ir_in "$cg" 'process_utility\.cpp:gd_guard_statement\(') - $(ir_in "$cg" 'process_utility\.cpp:gd_run_bounded\(')))
 echo "   where the added instructions go (the session runs, inclusive Ir per statement):"
 echo "     the hook before the statement runs     $hook"
-for fn in gd_statement_actions gd_acquire_statement_locks gd_enforce_rules gd_relation_size gd_table_policy; do
+for fn in gd_statement_actions gd_acquire_statement_locks gd_enforce_rules gd_relation_size gd_table_policy \
+    gd_audit_begin gd_audit_finish; do
     printf '       %-36s %s\n' "$fn" "$(ir_in "$cg" "[.]cpp:$fn\\(")"
 done
 printf '     event triggers (EventTrigger*)         %s, vanilla %s\n' \

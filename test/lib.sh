@@ -31,7 +31,7 @@ gd_install_deps() {
         gd_die "apt-get install failed"
 }
 
-# The migration tools the end-to-end scenario runs through (test/t/020, the
+# The migration tools the end-to-end scenario runs through (test/t/030, the
 # demo): sqitch with its PostgreSQL driver, and npm for node-pg-migrate (the
 # machine's own node is kept when npm is already there).
 gd_migration_tool_packages() {
