@@ -136,7 +136,8 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     PG_CATCH();
     {
         gd_current_rewrites = outer_rewrites;
-        gd_audit_note_error(entry, statement_context);
+        if (audited)
+            gd_audit_note_error(entry, statement_context);
         gd_audit_finish(entry, actions, n_actions, audited);
         PG_RE_THROW();
     }
