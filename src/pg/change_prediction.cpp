@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "access/genam.h"
+#include "access/transam.h"
 #include "access/relation.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
@@ -9,6 +10,7 @@ extern "C" {
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
 #include "commands/tablecmds.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
@@ -19,6 +21,7 @@ extern "C" {
 #include "parser/parse_type.h"
 #include "parser/parse_utilcmd.h"
 #include "partitioning/partbounds.h"
+#include "utils/partcache.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/lmgr.h"
 #include "utils/fmgroids.h"
@@ -31,6 +34,28 @@ extern "C" {
 #include <initializer_list>
 
 namespace {
+
+// Prediction never runs user code: a function a role created could do
+// anything, as whoever runs the statement, and would run again when the
+// statement itself does. Where knowing the effect needs one, the guard
+// assumes the worst instead.
+bool is_user_function(Oid func, void *) {
+    return func >= FirstNormalObjectId;
+}
+
+bool contains_user_code(Node *node, void *context = nullptr) {
+    if (node == nullptr)
+        return false;
+    if (check_functions_in_node(node, is_user_function, nullptr))
+        return true;
+    // A domain's CHECK constraints are expressions of their own.
+    if (IsA(node, CoerceToDomain) &&
+        DomainHasConstraints(castNode(CoerceToDomain, node)->resulttype))
+        return true;
+    // PostgreSQL 15 declares the walker without parameters.
+    auto walker = reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(contains_user_code));
+    return expression_tree_walker(node, walker, context);
+}
 
 // The parser leaves DEFAULT, NOT NULL, identity and GENERATED in the
 // constraint list; PostgreSQL only moves them into place later, after our hook.
@@ -101,6 +126,9 @@ bool default_is_volatile(Node *raw_default, Oid typid, int32 typmod) {
         if (expr == nullptr)
             return false;
     }
+    // Planning folds immutable functions by calling them.
+    if (contains_user_code(expr))
+        return true;
     return contain_volatile_functions(
         reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(expr))));
 }
@@ -149,7 +177,8 @@ template <typename F> void for_each_check(Oid relid, F fn) {
 }
 
 // A relation opened only if that needs no waiting: AccessShareLock taken
-// with a try-lock and released again after the analysis.
+// with a try-lock and released again after the analysis. Null when the lock
+// is not to be had at once, or the relation was dropped meanwhile.
 Relation open_without_waiting(Oid relid, bool *locked) {
     *locked = false;
     if (!CheckRelationOidLockedByMe(relid, AccessShareLock, true)) {
@@ -157,7 +186,12 @@ Relation open_without_waiting(Oid relid, bool *locked) {
             return nullptr;
         *locked = true;
     }
-    return relation_open(relid, NoLock);
+    Relation rel = try_relation_open(relid, NoLock);
+    if (rel == nullptr && *locked) {
+        UnlockRelationOid(relid, AccessShareLock);
+        *locked = false;
+    }
+    return rel;
 }
 
 void close_after_analysis(Relation rel, bool locked) {
@@ -165,6 +199,53 @@ void close_after_analysis(Relation rel, bool locked) {
     relation_close(rel, NoLock);
     if (locked)
         UnlockRelationOid(relid, AccessShareLock);
+}
+
+// A partition bound is transformed by evaluating its expressions: only
+// constants (and MINVALUE / MAXVALUE) of types that are not domains, whose
+// input runs their CHECK expressions, are evaluated without user code.
+bool bound_values_are_plain(List *values) {
+    ListCell *lc;
+    foreach (lc, values) {
+        auto *value = static_cast<Node *>(lfirst(lc));
+        if (IsA(value, TypeCast)) {
+            Type type = LookupTypeName(nullptr, castNode(TypeCast, value)->typeName, nullptr, true);
+            if (type == nullptr)
+                return false;
+            bool domain =
+                reinterpret_cast<Form_pg_type>(GETSTRUCT(type))->typtype == TYPTYPE_DOMAIN;
+            ReleaseSysCache(type);
+            if (domain)
+                return false;
+            value = castNode(TypeCast, value)->arg;
+        }
+        if (!IsA(value, A_Const) && !IsA(value, ColumnRef))
+            return false;
+    }
+    return true;
+}
+
+bool bound_is_plain(Relation parent, const PartitionBoundSpec *bound) {
+    PartitionKey key = RelationGetPartitionKey(parent);
+    for (int i = 0; i < key->partnatts; i++)
+        if (get_typtype(key->parttypid[i]) == TYPTYPE_DOMAIN)
+            return false;
+    return bound_values_are_plain(bound->listdatums) &&
+           bound_values_are_plain(bound->lowerdatums) && bound_values_are_plain(bound->upperdatums);
+}
+
+// Whether a proof from relid's CHECK constraints would fold user functions.
+bool checks_contain_user_code(Oid relid) {
+    bool found = false;
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint) {
+        bool isnull;
+        Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
+                                 &isnull);
+        found = found ||
+                (!isnull &&
+                 contains_user_code(static_cast<Node *>(stringToNode(TextDatumGetCString(bin)))));
+    });
+    return found;
 }
 
 } // namespace
@@ -222,6 +303,8 @@ bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd) {
         return false; // no automatic cast: PostgreSQL refuses the statement
     assign_expr_collations(pstate, conversion);
     free_parsestate(pstate);
+    if (contains_user_code(conversion))
+        return true; // a cast function of a role's own computes new values
     // Planning lets the length-coercion support functions (varchar,
     // numeric, ...) drop no-op conversions, exactly as PostgreSQL does.
     conversion = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(conversion)));
@@ -275,6 +358,8 @@ bool gd_not_null_proven(Oid relid, const char *column) {
         if (isnull)
             return;
         Node *expr = static_cast<Node *>(stringToNode(TextDatumGetCString(bin)));
+        if (contains_user_code(expr))
+            return; // folding it would call the function: no proof from it
         expr = eval_const_expressions(nullptr, expr);
         expr = reinterpret_cast<Node *>(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
         known = list_concat(known, make_ands_implicit(reinterpret_cast<Expr *>(expr)));
@@ -301,6 +386,8 @@ bool gd_index_columns_not_null(Oid index_relid) {
 }
 
 bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBoundSpec *bound) {
+    if (checks_contain_user_code(partition_relid))
+        return false;
     bool parent_locked, partition_locked;
     Relation parent = open_without_waiting(parent_relid, &parent_locked);
     if (parent == nullptr)
@@ -311,12 +398,17 @@ bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBou
         return false;
     }
 
-    ParseState *pstate = make_parsestate(nullptr);
-    PartitionBoundSpec *cooked = transformPartitionBound(pstate, parent, bound);
-    List *qual = get_qual_from_partbound(parent, cooked);
-    qual = map_partition_varattnos(qual, 1, partition, parent);
-    bool implied = PartConstraintImpliedByRelConstraint(partition, qual);
-    free_parsestate(pstate);
+    bool implied = false;
+    // transformPartitionBound needs a partitioned parent with its key.
+    if (parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE &&
+        RelationGetPartitionKey(parent) != nullptr && bound_is_plain(parent, bound)) {
+        ParseState *pstate = make_parsestate(nullptr);
+        PartitionBoundSpec *cooked = transformPartitionBound(pstate, parent, bound);
+        List *qual = get_qual_from_partbound(parent, cooked);
+        qual = map_partition_varattnos(qual, 1, partition, parent);
+        implied = PartConstraintImpliedByRelConstraint(partition, qual);
+        free_parsestate(pstate);
+    }
 
     close_after_analysis(partition, partition_locked);
     close_after_analysis(parent, parent_locked);

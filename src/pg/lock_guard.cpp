@@ -6,6 +6,7 @@
 #include "pg/gucs.hpp"
 #include "pg/lock_blockers.hpp"
 #include "pg/report.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/xact.h"
@@ -13,7 +14,6 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
-#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -34,37 +34,6 @@ struct Resolved {
 
 int64 ms_since(TimestampTz start) {
     return (GetCurrentTimestamp() - start) / 1000;
-}
-
-bool may_lock(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
-    Oid user = GetUserId();
-    if (pg_class_ownercheck(relid, user))
-        return true;
-    AclMode needed;
-    switch (privilege) {
-    case GD_PRIV_TRUNCATE:
-        needed = ACL_TRUNCATE;
-        break;
-    case GD_PRIV_TRIGGER:
-        needed = ACL_TRIGGER;
-        break;
-    case GD_PRIV_REFERENCES:
-        needed = ACL_REFERENCES;
-        break;
-    case GD_PRIV_LOCK:
-        // The same privileges LOCK TABLE itself requires for each mode.
-        needed = ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE;
-        if (mode == AccessShareLock)
-            needed |= ACL_SELECT;
-        else if (mode == RowExclusiveLock)
-            needed |= ACL_INSERT;
-        break;
-    case GD_PRIV_MAINTAIN:
-        return pg_database_ownercheck(MyDatabaseId, user);
-    default:
-        return false;
-    }
-    return pg_class_aclcheck(relid, user, needed) == ACLCHECK_OK;
 }
 
 // Held in this mode, or in the one mode that leaves nothing to wait for.
@@ -118,15 +87,14 @@ void add_target(Resolved *out, int *n, StatementRecord *rec, Oid relid, LOCKMODE
         out[(*n)++] = Resolved{relid, mode, false, lr};
 }
 
-// The relations of the statement's actions that the session may lock.
-// Relations it may not touch and its own temporary tables are left to
-// PostgreSQL.
+// The relations of the statement's actions (each one the session may touch:
+// gd_statement_actions checked). Its own temporary tables nobody else can
+// wait for are left to PostgreSQL.
 int resolve_targets(const GdAction *actions, int n_actions, StatementRecord *rec, Resolved *out) {
     int n = 0;
     for (int i = 0; i < n_actions; i++) {
         const GdAction &a = actions[i];
-        if (get_rel_persistence(a.relid) == RELPERSISTENCE_TEMP ||
-            !may_lock(a.relid, a.privilege, a.lock))
+        if (gd_is_temp_relation(a.relid))
             continue;
         add_target(out, &n, rec, a.relid, a.lock);
         if (OidIsValid(a.index_relid))
@@ -135,46 +103,37 @@ int resolve_targets(const GdAction *actions, int n_actions, StatementRecord *rec
     return n;
 }
 
+struct BoundedWait {
+    void (*wait)(const void *);
+    const void *arg;
+    int64 timeout_ms;
+};
+
+void wait_with_lock_timeout(void *arg) {
+    auto *w = static_cast<BoundedWait *>(arg);
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%lld", static_cast<long long>(Max(w->timeout_ms, 1)));
+    int nest_level = NewGUCNestLevel();
+    (void)set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                            true, 0, false);
+    w->wait(w->arg);
+    AtEOXact_GUC(true, nest_level);
+}
+
 // Runs wait(arg), a lock-manager wait, bounded by timeout_ms, in an internal
 // subtransaction so that a lock timeout can be caught and the wait cleaned
 // up: the PL/pgSQL exception-block pattern. Returns false on lock timeout;
 // any other error (cancel, statement_timeout, deadlock) propagates unchanged.
 // Locks the wait took move to the caller's transaction.
 bool bounded_wait(void (*wait)(const void *), const void *arg, int64 timeout_ms) {
-    MemoryContext caller_context = CurrentMemoryContext;
-    ResourceOwner caller_owner = CurrentResourceOwner;
-    volatile bool done = false;
-    char timeout[32];
-    snprintf(timeout, sizeof timeout, "%lld", static_cast<long long>(Max(timeout_ms, 1)));
-
-    BeginInternalSubTransaction(nullptr);
-    MemoryContextSwitchTo(caller_context);
-    PG_TRY();
-    {
-        int nest_level = NewGUCNestLevel();
-        (void)set_config_option("lock_timeout", timeout, PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
-        wait(arg);
-        AtEOXact_GUC(true, nest_level);
-        ReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        done = true;
-    }
-    PG_CATCH();
-    {
-        MemoryContextSwitchTo(caller_context);
-        ErrorData *edata = CopyErrorData();
-        FlushErrorState();
-        RollbackAndReleaseCurrentSubTransaction();
-        MemoryContextSwitchTo(caller_context);
-        CurrentResourceOwner = caller_owner;
-        if (edata->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
-            ReThrowError(edata);
-        FreeErrorData(edata);
-    }
-    PG_END_TRY();
-    return done;
+    BoundedWait w{wait, arg, timeout_ms};
+    ErrorData *error = gd_try_in_subtransaction(wait_with_lock_timeout, &w);
+    if (error == nullptr)
+        return true;
+    if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+        ReThrowError(error);
+    FreeErrorData(error);
+    return false;
 }
 
 // A queued attempt: the statement's place in the table's lock queue, where
@@ -244,10 +203,6 @@ void log_granted(const LockRecord *lr) {
 }
 
 } // namespace
-
-bool gd_may_lock_action(const GdAction *action) {
-    return may_lock(action->relid, action->privilege, action->lock);
-}
 
 int gd_effective_lock_timeout_ms(void) {
     if (gd_lock_timeout_ms == 0)

@@ -19,8 +19,3 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
 // The lock_timeout the guard works with: its own, or the session's when that
 // is stricter. 0 when the guard does not manage lock waits.
 int gd_effective_lock_timeout_ms(void);
-
-// Whether the session may take the action's lock on its relation: owns it,
-// or holds the privilege the statement needs. The guard never queues for a
-// lock it may not take.
-bool gd_may_lock_action(const GdAction *action);

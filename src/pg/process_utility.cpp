@@ -113,7 +113,7 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     bool enforce = gd_mode != GD_MODE_OFF;
 
     auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
-    int n_actions = enforce ? gd_statement_actions(stmt, actions, gd_max_actions) : 0;
+    volatile int n_actions = 0;
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
     auto *pending = static_cast<GdPendingApprovals *>(palloc0(sizeof(GdPendingApprovals)));
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
@@ -122,6 +122,8 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     PG_TRY();
     {
         if (enforce) {
+            // Inside the PG_TRY: an error the analysis raises is audited too.
+            n_actions = gd_statement_actions(stmt, actions, gd_max_actions);
             gd_protect_own_tables(actions, n_actions, record->command_tag);
             gd_enforce_rules(actions, n_actions, record->command_tag, record, allowed, pending);
             gd_acquire_statement_locks(stmt, actions, n_actions, record);

@@ -3,7 +3,7 @@
 #include "core/block_message.hpp"
 #include "pg/cpp_boundary.hpp"
 #include "pg/gucs.hpp"
-#include "pg/lock_guard.hpp"
+#include "pg/relation_preconditions.hpp"
 #include "pg/policy_store.hpp"
 
 extern "C" {
@@ -57,8 +57,7 @@ GdDecision gd_decide(const GdAction *a, bool consume_approval) {
                    ? *policy.large
                    : exceeds(static_cast<double>(d.size.bytes) / 1024.0, gd_large_table_size_kb) ||
                          (d.size.rows >= 0 && exceeds(d.size.rows, gd_large_table_rows));
-    d.large = big && get_rel_persistence(a->relid) != RELPERSISTENCE_TEMP &&
-              !created_in_this_transaction(a->relid);
+    d.large = big && !gd_is_temp_relation(a->relid) && !created_in_this_transaction(a->relid);
 
     // With the guard off nothing is blocked, whatever the per-rule overrides.
     if (!a->rule || gd_mode == GD_MODE_OFF)
@@ -144,17 +143,12 @@ void gd_use_approvals(const GdAction *actions, const char *command_tag,
         if (approval_id > 0)
             continue;
 
-        // An approval never grants a privilege: a role that may not run the
-        // statement on the table neither takes a use (nor holds the
-        // approval's row lock until it rolls back) nor gets past the rule.
-        // ALTER DOMAIN is PostgreSQL's to check (domain ownership, before
-        // it touches any table).
-        bool permitted =
-            rule == guarded_ddl::RuleId::AlterDomainAddConstraint || gd_may_lock_action(a);
-        if (permitted)
-            approval_id = gd_take_approval(rule, a->relid, true);
+        // An approval never grants a privilege: a statement the role may not
+        // run on the table has no actions (gd_statement_actions), so it
+        // never gets here to take a use.
+        approval_id = gd_take_approval(rule, a->relid, true);
         if (approval_id == 0) {
-            // Used up or revoked meanwhile, or not the caller's to use.
+            // Used up or revoked meanwhile.
             record_rule(record, name);
             record->outcome = guarded_ddl::Outcome::Blocked;
             GdDecision d = pending->decisions[p];

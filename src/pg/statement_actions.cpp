@@ -1,20 +1,25 @@
 #include "pg/statement_actions.hpp"
 
 #include "pg/change_prediction.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
+#include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/partition.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 }
@@ -24,35 +29,69 @@ using guarded_ddl::Form;
 
 namespace {
 
+struct Names {
+    const char *column = nullptr;
+    const char *constraint = nullptr;
+    const char *index = nullptr;
+};
+
 struct Actions {
     GdAction *out;
     int max;
     int n;
+    // PostgreSQL will refuse the statement before it does anything: the
+    // guard says nothing, takes no lock, and lets PostgreSQL's own error out.
+    bool refused;
 
-    // Records what classify() makes of the facts for relid. Relations that
-    // do not exist are PostgreSQL's to report: no action.
-    GdAction *add(Oid relid, LOCKMODE lock, const Facts &facts, const char *column = nullptr,
-                  const char *constraint_name = nullptr, const char *index = nullptr) {
-        if (n >= max || !OidIsValid(relid))
+    void refuse() { refused = true; }
+
+    // Records what classify() makes of the facts for relid, once the session
+    // is known to hold the privilege the statement needs on it.
+    GdAction *add(Oid relid, LOCKMODE lock, const Facts &facts, GdPrivilege privilege,
+                  const Names &names = {}) {
+        if (refused || n >= max || !OidIsValid(relid))
             return nullptr;
+        char *nsp = get_namespace_name(get_rel_namespace(relid));
+        char *rel = get_rel_name(relid);
+        if (nsp == nullptr || rel == nullptr || !gd_has_privilege(relid, privilege, lock)) {
+            refuse(); // dropped meanwhile, or not the session's to touch
+            return nullptr;
+        }
         GdAction *a = &out[n++];
         *a = GdAction{};
         a->relid = relid;
         a->lock = lock;
+        a->privilege = privilege;
         guarded_ddl::Classification c = guarded_ddl::classify(facts);
         a->effect = c.effect;
         a->rule = c.rule;
-        char *nsp = get_namespace_name(get_rel_namespace(relid));
-        char *rel = get_rel_name(relid);
-        if (nsp != nullptr && rel != nullptr)
-            strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
-        if (column != nullptr)
-            strlcpy(a->column, column, sizeof a->column);
-        if (constraint_name != nullptr)
-            strlcpy(a->constraint_name, constraint_name, sizeof a->constraint_name);
-        if (index != nullptr)
-            strlcpy(a->index, index, sizeof a->index);
+        strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
+        if (names.column != nullptr)
+            strlcpy(a->column, names.column, sizeof a->column);
+        if (names.constraint != nullptr)
+            strlcpy(a->constraint_name, names.constraint, sizeof a->constraint_name);
+        if (names.index != nullptr)
+            strlcpy(a->index, names.index, sizeof a->index);
         return a;
+    }
+
+    // The relation a statement names. A missing one is PostgreSQL's to
+    // report, or to skip when the statement says IF EXISTS.
+    Oid find(const RangeVar *rv, bool missing_ok) {
+        if (rv == nullptr)
+            return InvalidOid;
+        Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+        if (!OidIsValid(relid) && !missing_ok)
+            refuse();
+        return relid;
+    }
+
+    // Refuses unless relid is of one of the kinds and, where the statement
+    // may not touch system catalogs, is not one.
+    bool require(Oid relid, const char *kinds, bool catalog_allowed = false) {
+        if (!gd_relkind_in(relid, kinds) || (!catalog_allowed && gd_is_protected_catalog(relid)))
+            refuse();
+        return !refused;
     }
 };
 
@@ -62,16 +101,16 @@ Facts facts_of(Form form) {
     return f;
 }
 
-Oid lookup(const RangeVar *rv) {
-    if (rv == nullptr)
-        return InvalidOid;
-    return RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-}
-
 bool holds_access_exclusive(Oid relid) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
     return LockHeldByMe(&tag, AccessExclusiveLock);
+}
+
+// An index of relid's schema named name that belongs to relid.
+Oid index_of(Oid relid, const char *name) {
+    Oid index = get_relname_relid(name, get_rel_namespace(relid));
+    return OidIsValid(index) && IndexGetRelation(index, true) == relid ? index : InvalidOid;
 }
 
 void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
@@ -89,10 +128,13 @@ void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
         f.form = Form::AddUnique;
         f.using_index = con->indexname != nullptr;
         if (f.using_index) {
-            Oid index = get_relname_relid(con->indexname, get_rel_namespace(relid));
+            Oid index = index_of(relid, con->indexname);
+            if (!OidIsValid(index)) {
+                acts.refuse();
+                return;
+            }
             // UNIQUE USING INDEX needs no NOT NULL; PRIMARY KEY marks its columns.
-            f.proven = con->contype == CONSTR_UNIQUE || !OidIsValid(index) ||
-                       gd_index_columns_not_null(index);
+            f.proven = con->contype == CONSTR_UNIQUE || gd_index_columns_not_null(index);
         }
         break;
     case CONSTR_EXCLUSION:
@@ -101,35 +143,97 @@ void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
     default:
         break; // NOT NULL and friends arrive as their own subcommands
     }
-    acts.add(relid, lock, f, nullptr, con->conname, con->indexname);
+    acts.add(relid, lock, f, GD_PRIV_OWNER, {nullptr, con->conname, con->indexname});
     // The referenced table is locked too (after the table), and read by the
     // validation.
-    if (con->contype == CONSTR_FOREIGN)
-        if (GdAction *a =
-                acts.add(lookup(con->pktable), ShareRowExclusiveLock, facts_of(Form::Other)))
-            a->privilege = GD_PRIV_REFERENCES;
+    if (con->contype == CONSTR_FOREIGN) {
+        Oid referenced = acts.find(con->pktable, false);
+        if (OidIsValid(referenced) && acts.require(referenced, "rp"))
+            acts.add(referenced, ShareRowExclusiveLock, facts_of(Form::Other), GD_PRIV_REFERENCES);
+    }
 }
 
-// PostgreSQL locks the parent, then the new partition, then the DEFAULT
-// partition it has to scan.
+// PostgreSQL locks the parent, then the DEFAULT partition it has to scan,
+// then the new partition.
 void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
-    acts.add(parent, ShareUpdateExclusiveLock, facts_of(Form::Other));
-    Oid partition = lookup(cmd->name);
+    if (!acts.require(parent, "p"))
+        return; // "is not partitioned"
+    Oid partition = acts.find(cmd->name, false);
+    if (!OidIsValid(partition) || !acts.require(partition, "rpf") ||
+        get_rel_relispartition(partition) || cmd->bound == nullptr)
+        return;
     Facts f = facts_of(Form::AttachPartition);
-    if (OidIsValid(partition) && cmd->bound != nullptr)
-        f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
-    acts.add(partition, AccessExclusiveLock, f);
-
+    f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
     Facts default_facts = facts_of(Form::AttachPartition);
     default_facts.default_partition = true;
-    acts.add(get_default_partition_oid(parent), AccessExclusiveLock, default_facts);
+
+    acts.add(parent, ShareUpdateExclusiveLock, facts_of(Form::Other), GD_PRIV_OWNER);
+    acts.add(get_default_partition_oid(parent), AccessExclusiveLock, default_facts, GD_PRIV_NONE);
+    acts.add(partition, AccessExclusiveLock, f, GD_PRIV_OWNER);
+}
+
+// The parent, then the DEFAULT partition (whose constraint changes), then
+// the partition leaving.
+void detach_partition(Oid parent, LOCKMODE lock, PartitionCmd *cmd, Actions &acts) {
+    if (!acts.require(parent, "p"))
+        return;
+    Oid partition = acts.find(cmd->name, false);
+    if (!OidIsValid(partition))
+        return;
+    if (!get_rel_relispartition(partition) || get_partition_parent(partition, true) != parent) {
+        acts.refuse(); // "is not a partition of"
+        return;
+    }
+    Oid default_partition = get_default_partition_oid(parent);
+    if (cmd->concurrent && OidIsValid(default_partition)) {
+        acts.refuse(); // not supported with a DEFAULT partition
+        return;
+    }
+    Facts f = facts_of(Form::DetachPartition);
+    f.concurrent = cmd->concurrent;
+    acts.add(parent, lock, f, GD_PRIV_OWNER);
+    if (default_partition != partition)
+        acts.add(default_partition, AccessExclusiveLock, facts_of(Form::Other), GD_PRIV_NONE);
+    acts.add(partition, lock, f, GD_PRIV_NONE);
+}
+
+bool named_in(List *names, const char *name) {
+    ListCell *lc;
+    foreach (lc, names)
+        if (strcmp(static_cast<const char *>(lfirst(lc)), name) == 0)
+            return true;
+    return false;
+}
+
+// The columns ALTER COLUMN, SET NOT NULL and DROP COLUMN name must be user
+// columns of the table, or added by an earlier subcommand of the same
+// statement (then nothing about them is known yet: assume the worst).
+enum class Column { Exists, AddedEarlier, Missing };
+
+Column column_state(Oid relid, const char *name, List *added, Actions &acts) {
+    AttrNumber attnum = get_attnum(relid, name);
+    if (attnum > 0)
+        return Column::Exists;
+    if (attnum == InvalidAttrNumber && named_in(added, name))
+        return Column::AddedEarlier;
+    if (attnum < 0)
+        acts.refuse(); // a system column
+    return Column::Missing;
 }
 
 void alter_table(AlterTableStmt *stmt, Actions &acts) {
-    Oid relid = lookup(stmt->relation);
+    Oid relid = acts.find(stmt->relation, stmt->missing_ok);
     if (!OidIsValid(relid))
         return; // PostgreSQL reports it (or skips it for IF EXISTS)
+    // RangeVarCallbackForAlterRelation's checks, before anything else.
+    if (gd_is_protected_catalog(relid) || !gd_alter_objtype_accepts(stmt->objtype, relid, false) ||
+        !gd_has_privilege(relid, GD_PRIV_OWNER, NoLock)) {
+        acts.refuse();
+        return;
+    }
 
+    List *added = NIL; // columns added by earlier subcommands
+    bool adds_constraint = false;
     ListCell *lc;
     foreach (lc, stmt->cmds) {
         auto *cmd = castNode(AlterTableCmd, lfirst(lc));
@@ -138,44 +242,87 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
         switch (cmd->subtype) {
         case AT_AddColumn: {
             auto *column = castNode(ColumnDef, cmd->def);
+            if (!acts.require(relid, "rpcf"))
+                return;
+            if (get_attnum(relid, column->colname) != InvalidAttrNumber) {
+                if (!cmd->missing_ok) // ADD COLUMN IF NOT EXISTS skips it
+                    acts.refuse();
+                continue;
+            }
+            added = lappend(added, column->colname);
             f.form = Form::AddColumn;
             f.rewrites = gd_add_column_rewrites(column);
             f.generated = f.rewrites && gd_add_column_generates(column);
             f.scans = gd_add_column_scans(column);
-            acts.add(relid, lock, f, column->colname);
+            acts.add(relid, lock, f, GD_PRIV_OWNER, {column->colname});
             continue;
         }
-        case AT_AlterColumnType:
+        case AT_AlterColumnType: {
+            if (!acts.require(relid, "rpcf"))
+                return;
+            Column state = column_state(relid, cmd->name, added, acts);
+            if (state == Column::Missing)
+                return acts.refuse();
             f.form = Form::AlterColumnType;
-            f.rewrites = gd_type_change_rewrites(relid, cmd);
+            f.rewrites = state == Column::AddedEarlier || gd_type_change_rewrites(relid, cmd);
             f.column_has_checks = gd_column_has_checks(relid, cmd->name);
             break;
-        case AT_SetNotNull:
+        }
+        case AT_SetNotNull: {
+            if (!acts.require(relid, "rpf"))
+                return;
+            Column state = column_state(relid, cmd->name, added, acts);
+            if (state == Column::Missing)
+                return acts.refuse();
             f.form = Form::SetNotNull;
-            f.proven = gd_not_null_proven(relid, cmd->name);
+            f.proven = state == Column::Exists && gd_not_null_proven(relid, cmd->name);
             break;
+        }
         case AT_AddConstraint:
+            if (!acts.require(relid, "rpf"))
+                return;
+            adds_constraint = true;
             if (IsA(cmd->def, Constraint)) {
                 add_constraint(relid, lock, castNode(Constraint, cmd->def), acts);
                 continue;
             }
             break;
         case AT_ValidateConstraint:
+            if (!acts.require(relid, "rpf"))
+                return;
+            if (!adds_constraint &&
+                !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)))
+                return acts.refuse();
             f.form = Form::ValidateConstraint;
             f.holds_strong_lock = holds_access_exclusive(relid);
-            acts.add(relid, lock, f, nullptr, cmd->name);
+            acts.add(relid, lock, f, GD_PRIV_OWNER, {nullptr, cmd->name});
             continue;
-        case AT_DropColumn:
+        case AT_DropColumn: {
+            if (!acts.require(relid, "rpcf"))
+                return;
+            Column state = column_state(relid, cmd->name, added, acts);
+            if (state == Column::Missing) {
+                if (!cmd->missing_ok)
+                    acts.refuse();
+                continue;
+            }
             f.form = Form::DropColumn;
             break;
+        }
         case AT_SetTableSpace:
+            if (!acts.require(relid, "rpmiI"))
+                return;
             f.form = Form::SetTablespace;
             break;
         case AT_SetLogged:
         case AT_SetUnLogged:
+            if (!acts.require(relid, "rS"))
+                return;
             f.form = Form::SetLoggedUnlogged;
             break;
         case AT_SetAccessMethod:
+            if (!acts.require(relid, "rm"))
+                return;
             f.form = Form::SetAccessMethod;
             break;
         case AT_AttachPartition:
@@ -184,17 +331,13 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
                 continue;
             }
             break;
-        case AT_DetachPartition: {
-            auto *part = castNode(PartitionCmd, cmd->def);
-            f.form = Form::DetachPartition;
-            f.concurrent = part->concurrent;
-            acts.add(lookup(part->name), lock, f);
-            break;
-        }
+        case AT_DetachPartition:
+            detach_partition(relid, lock, castNode(PartitionCmd, cmd->def), acts);
+            continue;
         default:
             break;
         }
-        acts.add(relid, lock, f, cmd->name);
+        acts.add(relid, lock, f, GD_PRIV_OWNER, {cmd->name});
     }
 }
 
@@ -211,81 +354,208 @@ bool option_is_set(List *options, const char *name) {
 // An index statement is about the index's table: that is what PostgreSQL
 // locks first and what is large. The index is locked next.
 void add_index_action(Oid index, LOCKMODE table_lock, LOCKMODE index_lock, const Facts &f,
-                      Actions &acts) {
+                      GdPrivilege privilege, Actions &acts) {
     Oid table = IndexGetRelation(index, true);
-    GdAction *a = acts.add(OidIsValid(table) ? table : index, table_lock, f, nullptr, nullptr,
-                           get_rel_name(index));
+    GdAction *a = acts.add(OidIsValid(table) ? table : index, table_lock, f, privilege,
+                           {nullptr, nullptr, get_rel_name(index)});
     if (a != nullptr && OidIsValid(table)) {
         a->index_relid = index;
         a->index_lock = index_lock;
     }
 }
 
-void drop(DropStmt *stmt, Actions &acts) {
-    Form form;
-    switch (stmt->removeType) {
-    case OBJECT_TABLE:
-        form = Form::DropTable;
-        break;
-    case OBJECT_INDEX:
-        form = Form::DropIndex;
-        break;
-    case OBJECT_VIEW:
-    case OBJECT_MATVIEW:
-    case OBJECT_SEQUENCE:
-    case OBJECT_FOREIGN_TABLE:
-        form = Form::Other;
-        break;
-    default:
+void create_index(IndexStmt *s, Actions &acts) {
+    Oid relid = acts.find(s->relation, false);
+    if (!OidIsValid(relid) || !acts.require(relid, "rpm"))
+        return;
+    if (s->idxname != nullptr &&
+        OidIsValid(get_relname_relid(s->idxname, get_rel_namespace(relid)))) {
+        if (!s->if_not_exists) // IF NOT EXISTS: PostgreSQL skips it
+            acts.refuse();
         return;
     }
+    for (List *params : {s->indexParams, s->indexIncludingParams}) {
+        ListCell *lc;
+        foreach (lc, params) {
+            const char *column = castNode(IndexElem, lfirst(lc))->name;
+            if (column != nullptr && gd_user_column(relid, column) == InvalidAttrNumber)
+                return acts.refuse();
+        }
+    }
+    Facts f = facts_of(Form::CreateIndex);
+    f.concurrent = s->concurrent;
+    f.only = !s->relation->inh;
+    acts.add(relid, s->concurrent ? ShareUpdateExclusiveLock : ShareLock, f, GD_PRIV_OWNER,
+             {nullptr, nullptr, s->idxname});
+}
+
+// The relkinds DROP accepts for each object type.
+const char *drop_kinds(ObjectType type) {
+    switch (type) {
+    case OBJECT_TABLE:
+        return "rp";
+    case OBJECT_INDEX:
+        return "iI";
+    case OBJECT_VIEW:
+        return "v";
+    case OBJECT_MATVIEW:
+        return "m";
+    case OBJECT_SEQUENCE:
+        return "S";
+    case OBJECT_FOREIGN_TABLE:
+        return "f";
+    default:
+        return nullptr;
+    }
+}
+
+void drop(DropStmt *stmt, Actions &acts) {
+    const char *kinds = drop_kinds(stmt->removeType);
+    if (kinds == nullptr)
+        return;
+    Form form = stmt->removeType == OBJECT_TABLE   ? Form::DropTable
+                : stmt->removeType == OBJECT_INDEX ? Form::DropIndex
+                                                   : Form::Other;
     ListCell *lc;
     foreach (lc, stmt->objects) {
-        Oid relid = lookup(makeRangeVarFromNameList(castNode(List, lfirst(lc))));
-        if (!OidIsValid(relid))
+        Oid relid =
+            acts.find(makeRangeVarFromNameList(castNode(List, lfirst(lc))), stmt->missing_ok);
+        if (!OidIsValid(relid) || !acts.require(relid, kinds))
             continue;
         Facts f = facts_of(form);
         f.concurrent = stmt->concurrent;
         if (form == Form::DropIndex) {
             LOCKMODE lock = stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock;
-            add_index_action(relid, lock, lock, f, acts);
+            add_index_action(relid, lock, lock, f, GD_PRIV_DROP, acts);
         } else {
-            acts.add(relid, AccessExclusiveLock, f);
+            acts.add(relid, AccessExclusiveLock, f, GD_PRIV_DROP);
         }
     }
 }
 
 void rename(RenameStmt *stmt, Actions &acts) {
-    Oid relid = lookup(stmt->relation);
+    Oid relid = acts.find(stmt->relation, stmt->missing_ok);
     if (!OidIsValid(relid))
         return;
+    if (gd_is_protected_catalog(relid))
+        return acts.refuse();
     switch (stmt->renameType) {
     case OBJECT_COLUMN:
-        acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameColumn), stmt->subname);
+    case OBJECT_ATTRIBUTE:
+        // renameatt_check, then the old name must be a user column and the
+        // new one free.
+        if (!acts.require(relid, "rvmciIfp") ||
+            gd_user_column(relid, stmt->subname) == InvalidAttrNumber ||
+            get_attnum(relid, stmt->newname) != InvalidAttrNumber)
+            return acts.refuse();
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameColumn), GD_PRIV_OWNER,
+                 {stmt->subname});
         break;
     case OBJECT_TABLE:
     case OBJECT_VIEW:
     case OBJECT_MATVIEW:
     case OBJECT_FOREIGN_TABLE:
-        acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameTable));
-        break;
+    case OBJECT_SEQUENCE:
     case OBJECT_INDEX:
-        acts.add(relid, ShareUpdateExclusiveLock, facts_of(Form::Other));
+        if (!gd_alter_objtype_accepts(stmt->renameType, relid, true) ||
+            OidIsValid(get_relname_relid(stmt->newname, get_rel_namespace(relid))))
+            return acts.refuse();
+        if (gd_relkind_in(relid, "iI"))
+            acts.add(relid, ShareUpdateExclusiveLock, facts_of(Form::Other), GD_PRIV_OWNER);
+        else
+            acts.add(
+                relid, AccessExclusiveLock,
+                facts_of(stmt->renameType == OBJECT_SEQUENCE ? Form::Other : Form::RenameTable),
+                GD_PRIV_OWNER);
         break;
-    default:
-        acts.add(relid, AccessExclusiveLock, facts_of(Form::Other));
+    default: // constraints, triggers, rules, policies of the relation
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::Other), GD_PRIV_OWNER);
         break;
     }
 }
 
+void set_schema(AlterObjectSchemaStmt *s, Actions &acts) {
+    if (s->relation == nullptr)
+        return; // not a relation
+    Oid relid = acts.find(s->relation, s->missing_ok);
+    if (!OidIsValid(relid))
+        return;
+    if (gd_is_protected_catalog(relid) || gd_relkind_in(relid, "iI") ||
+        !gd_alter_objtype_accepts(s->objectType, relid, false) ||
+        !OidIsValid(get_namespace_oid(s->newschema, true)))
+        return acts.refuse();
+    acts.add(relid, AccessExclusiveLock,
+             facts_of(s->objectType == OBJECT_TABLE ? Form::SetSchema : Form::Other),
+             GD_PRIV_OWNER);
+}
+
+void reindex(ReindexStmt *s, Actions &acts) {
+    if (s->relation == nullptr)
+        return; // SCHEMA, DATABASE, SYSTEM
+    Facts f = facts_of(Form::Reindex);
+    f.concurrent = option_is_set(s->params, "concurrently");
+    Oid relid = acts.find(s->relation, false);
+    if (!OidIsValid(relid))
+        return;
+    bool index = s->kind == REINDEX_OBJECT_INDEX;
+    // System catalogs may be reindexed, but not concurrently.
+    if (!acts.require(relid, index ? "iI" : "rmpt", !f.concurrent))
+        return;
+    if (index)
+        add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
+                         f.concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f,
+                         GD_PRIV_OWNER, acts);
+    else
+        acts.add(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f, GD_PRIV_OWNER);
+}
+
+void cluster(ClusterStmt *s, Actions &acts) {
+    if (s->relation == nullptr)
+        return; // every previously clustered table, each in its own transaction
+    Oid relid = acts.find(s->relation, false);
+    if (!OidIsValid(relid) || !acts.require(relid, "rmpt", true))
+        return;
+    if (IsSharedRelation(relid) ||
+        (s->indexname != nullptr && !OidIsValid(index_of(relid, s->indexname))))
+        return acts.refuse();
+    acts.add(relid, AccessExclusiveLock, facts_of(Form::Cluster), GD_PRIV_OWNER);
+}
+
+// VACUUM skips, with a WARNING, the tables the session may not vacuum and
+// relations that are not tables; it refuses only relations that are missing.
+void vacuum(VacuumStmt *s, Actions &acts) {
+    bool full = s->is_vacuumcmd && option_is_set(s->options, "full");
+    LOCKMODE lock = full ? AccessExclusiveLock : ShareUpdateExclusiveLock;
+    ListCell *lc;
+    foreach (lc, s->rels) {
+        Oid relid = acts.find(castNode(VacuumRelation, lfirst(lc))->relation, false);
+        if (OidIsValid(relid) && gd_relkind_in(relid, "rmtp") &&
+            gd_has_privilege(relid, GD_PRIV_MAINTAIN, lock))
+            acts.add(relid, lock, facts_of(full ? Form::VacuumFull : Form::Other),
+                     GD_PRIV_MAINTAIN);
+    }
+}
+
+void refresh(RefreshMatViewStmt *s, Actions &acts) {
+    Oid relid = acts.find(s->relation, false);
+    if (!OidIsValid(relid) || !acts.require(relid, "m"))
+        return;
+    Facts f = facts_of(Form::RefreshMaterializedView);
+    f.concurrent = s->concurrent;
+    acts.add(relid, s->concurrent ? ExclusiveLock : AccessExclusiveLock, f, GD_PRIV_OWNER);
+}
+
 // ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL checks every column of the
-// domain: each table using it is scanned.
+// domain: each table using it is scanned. PostgreSQL checks the domain's
+// ownership, not the tables'.
 void alter_domain(AlterDomainStmt *stmt, Actions &acts) {
     bool checks = stmt->subtype == 'O' ||
                   (stmt->subtype == 'C' && !castNode(Constraint, stmt->def)->skip_validation);
     if (!checks)
         return;
     Oid domain = typenameTypeId(nullptr, makeTypeNameFromNameList(stmt->typeName));
+    if (get_typtype(domain) != TYPTYPE_DOMAIN || !pg_type_ownercheck(domain, GetUserId()))
+        return acts.refuse();
     Relation pg_attribute = table_open(AttributeRelationId, AccessShareLock);
     ScanKeyData key;
     ScanKeyInit(&key, Anum_pg_attribute_atttypid, BTEqualStrategyNumber, F_OIDEQ,
@@ -296,121 +566,135 @@ void alter_domain(AlterDomainStmt *stmt, Actions &acts) {
         auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
         if (!att->attisdropped && get_rel_relkind(att->attrelid) == RELKIND_RELATION)
             acts.add(att->attrelid, ShareLock, facts_of(Form::AlterDomainAddConstraint),
-                     NameStr(att->attname));
+                     GD_PRIV_NONE, {NameStr(att->attname)});
     }
     systable_endscan(scan);
     table_close(pg_attribute, AccessShareLock);
 }
 
-} // namespace
+// The statements that name a relation in the statement itself, each with
+// the relkinds PostgreSQL accepts there.
+void simple_target(RangeVar *rv, const char *kinds, LOCKMODE lock, GdPrivilege privilege,
+                   Actions &acts) {
+    Oid relid = acts.find(rv, false);
+    if (OidIsValid(relid) && acts.require(relid, kinds))
+        acts.add(relid, lock, facts_of(Form::Other), privilege);
+}
 
-int gd_statement_actions(Node *stmt, GdAction *out, int max) {
-    Actions acts{out, max, 0};
+struct Analysis {
+    Node *stmt;
+    Actions *acts;
+};
+
+void analyse(void *arg) {
+    Node *stmt = static_cast<Analysis *>(arg)->stmt;
+    Actions &acts = *static_cast<Analysis *>(arg)->acts;
     ListCell *lc;
-
     switch (nodeTag(stmt)) {
     case T_AlterTableStmt:
         alter_table(castNode(AlterTableStmt, stmt), acts);
         break;
-    case T_IndexStmt: {
-        auto *s = castNode(IndexStmt, stmt);
-        Facts f = facts_of(Form::CreateIndex);
-        f.concurrent = s->concurrent;
-        f.only = !s->relation->inh;
-        acts.add(lookup(s->relation), s->concurrent ? ShareUpdateExclusiveLock : ShareLock, f,
-                 nullptr, nullptr, s->idxname);
+    case T_IndexStmt:
+        create_index(castNode(IndexStmt, stmt), acts);
         break;
-    }
     case T_DropStmt:
         drop(castNode(DropStmt, stmt), acts);
         break;
     case T_TruncateStmt:
         foreach (lc, castNode(TruncateStmt, stmt)->relations) {
-            if (GdAction *a = acts.add(lookup(castNode(RangeVar, lfirst(lc))), AccessExclusiveLock,
-                                       facts_of(Form::Truncate)))
-                a->privilege = GD_PRIV_TRUNCATE;
+            Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
+            if (OidIsValid(relid) && acts.require(relid, "rpf"))
+                acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate), GD_PRIV_TRUNCATE);
         }
         break;
     case T_RenameStmt:
         rename(castNode(RenameStmt, stmt), acts);
         break;
-    case T_AlterObjectSchemaStmt: {
-        auto *s = castNode(AlterObjectSchemaStmt, stmt);
-        acts.add(lookup(s->relation), AccessExclusiveLock,
-                 facts_of(s->objectType == OBJECT_TABLE ? Form::SetSchema : Form::Other));
+    case T_AlterObjectSchemaStmt:
+        set_schema(castNode(AlterObjectSchemaStmt, stmt), acts);
         break;
-    }
-    case T_ReindexStmt: {
-        auto *s = castNode(ReindexStmt, stmt);
-        Facts f = facts_of(Form::Reindex);
-        f.concurrent = option_is_set(s->params, "concurrently");
-        Oid relid = lookup(s->relation);
-        if (!OidIsValid(relid))
-            break;
-        if (s->kind == REINDEX_OBJECT_INDEX)
-            add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
-                             f.concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f,
-                             acts);
-        else
-            acts.add(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock, f);
+    case T_ReindexStmt:
+        reindex(castNode(ReindexStmt, stmt), acts);
         break;
-    }
     case T_ClusterStmt:
-        acts.add(lookup(castNode(ClusterStmt, stmt)->relation), AccessExclusiveLock,
-                 facts_of(Form::Cluster));
+        cluster(castNode(ClusterStmt, stmt), acts);
         break;
-    case T_VacuumStmt: {
-        auto *s = castNode(VacuumStmt, stmt);
-        bool full = s->is_vacuumcmd && option_is_set(s->options, "full");
-        foreach (lc, s->rels) {
-            if (GdAction *a = acts.add(lookup(castNode(VacuumRelation, lfirst(lc))->relation),
-                                       full ? AccessExclusiveLock : ShareUpdateExclusiveLock,
-                                       facts_of(full ? Form::VacuumFull : Form::Other)))
-                a->privilege = GD_PRIV_MAINTAIN;
-        }
+    case T_VacuumStmt:
+        vacuum(castNode(VacuumStmt, stmt), acts);
         break;
-    }
-    case T_RefreshMatViewStmt: {
-        auto *s = castNode(RefreshMatViewStmt, stmt);
-        Facts f = facts_of(Form::RefreshMaterializedView);
-        f.concurrent = s->concurrent;
-        acts.add(lookup(s->relation), s->concurrent ? ExclusiveLock : AccessExclusiveLock, f);
+    case T_RefreshMatViewStmt:
+        refresh(castNode(RefreshMatViewStmt, stmt), acts);
         break;
-    }
     case T_AlterDomainStmt:
         alter_domain(castNode(AlterDomainStmt, stmt), acts);
         break;
     case T_CreateTrigStmt:
-        if (GdAction *a = acts.add(lookup(castNode(CreateTrigStmt, stmt)->relation),
-                                   ShareRowExclusiveLock, facts_of(Form::Other)))
-            a->privilege = GD_PRIV_TRIGGER;
+        simple_target(castNode(CreateTrigStmt, stmt)->relation, "rpvf", ShareRowExclusiveLock,
+                      GD_PRIV_TRIGGER, acts);
         break;
     case T_RuleStmt:
-        acts.add(lookup(castNode(RuleStmt, stmt)->relation), AccessExclusiveLock,
-                 facts_of(Form::Other));
+        simple_target(castNode(RuleStmt, stmt)->relation, "rpv", AccessExclusiveLock, GD_PRIV_OWNER,
+                      acts);
         break;
     case T_CreatePolicyStmt:
-        acts.add(lookup(castNode(CreatePolicyStmt, stmt)->table), AccessExclusiveLock,
-                 facts_of(Form::Other));
+        simple_target(castNode(CreatePolicyStmt, stmt)->table, "rp", AccessExclusiveLock,
+                      GD_PRIV_OWNER, acts);
         break;
     case T_AlterPolicyStmt:
-        acts.add(lookup(castNode(AlterPolicyStmt, stmt)->table), AccessExclusiveLock,
-                 facts_of(Form::Other));
+        simple_target(castNode(AlterPolicyStmt, stmt)->table, "rp", AccessExclusiveLock,
+                      GD_PRIV_OWNER, acts);
         break;
     case T_LockStmt: {
         auto *s = castNode(LockStmt, stmt);
         if (s->nowait) // NOWAIT never queues: nothing to guard
             break;
-        foreach (lc, s->relations)
-            if (GdAction *a = acts.add(lookup(castNode(RangeVar, lfirst(lc))), s->mode,
-                                       facts_of(Form::Other)))
-                a->privilege = GD_PRIV_LOCK;
+        foreach (lc, s->relations) {
+            Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
+            if (OidIsValid(relid) && acts.require(relid, "rpv", true))
+                acts.add(relid, s->mode, facts_of(Form::Other), GD_PRIV_LOCK);
+        }
         break;
     }
     default:
         break;
     }
-    return acts.n;
+}
+
+// Errors that say something about the session or the server rather than
+// about the statement: never swallowed.
+bool must_propagate(int sqlerrcode) {
+    switch (ERRCODE_TO_CATEGORY(sqlerrcode)) {
+    case ERRCODE_INSUFFICIENT_RESOURCES:
+    case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+    case ERRCODE_OPERATOR_INTERVENTION:
+    case ERRCODE_SYSTEM_ERROR:
+    case ERRCODE_TRANSACTION_ROLLBACK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace
+
+int gd_statement_actions(Node *stmt, GdAction *out, int max) {
+    Actions acts{out, max, 0, false};
+    if (IsInParallelMode()) // no subtransaction possible; nothing to guard there either
+        return 0;
+
+    // The analysis reads what PostgreSQL has not validated yet. Whatever
+    // error it meets (a missing type, a bad bound, a relation dropped
+    // meanwhile) PostgreSQL meets too, in its own order and words: on any
+    // such error the guard steps aside.
+    Analysis analysis{stmt, &acts};
+    if (ErrorData *error = gd_try_in_subtransaction(analyse, &analysis)) {
+        if (must_propagate(error->sqlerrcode))
+            ReThrowError(error);
+        elog(DEBUG1, "guarded_ddl: stepping aside, the statement fails: %s", error->message);
+        FreeErrorData(error);
+        acts.refuse();
+    }
+    return acts.refused ? 0 : acts.n;
 }
 
 bool gd_statement_is_nontransactional(Node *stmt) {

@@ -8,20 +8,9 @@
 #include "pg/prelude.hpp"
 
 #include "core/form_classifier.hpp"
+#include "pg/relation_preconditions.hpp"
 
 #include <optional>
-
-// What the session must be allowed to do to a relation before the lock
-// guard may queue a lock on it. When the check fails the guard leaves the
-// relation alone and PostgreSQL reports its own permission error.
-enum GdPrivilege {
-    GD_PRIV_OWNER,      // ALTER, DROP, CREATE INDEX, CLUSTER, REFRESH, ...
-    GD_PRIV_TRUNCATE,   // TRUNCATE
-    GD_PRIV_TRIGGER,    // CREATE TRIGGER
-    GD_PRIV_REFERENCES, // the table a new foreign key points to
-    GD_PRIV_LOCK,       // LOCK TABLE: the privilege depends on the mode
-    GD_PRIV_MAINTAIN,   // VACUUM, ANALYZE: owner or database owner
-};
 
 struct GdAction {
     Oid relid; // InvalidOid: the statement names no existing relation
@@ -42,7 +31,9 @@ struct GdAction {
 inline constexpr int gd_max_actions = 32;
 
 // Fills actions (at most max) and returns how many, in the order PostgreSQL
-// locks their relations.
+// locks their relations: none when PostgreSQL will refuse the statement
+// (a missing or wrong kind of object, a privilege the session lacks), so that
+// its own error is what the session sees.
 int gd_statement_actions(Node *stmt, GdAction *actions, int max);
 
 // Statements that refuse to run in a transaction block (CREATE INDEX

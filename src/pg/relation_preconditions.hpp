@@ -1,0 +1,42 @@
+// What PostgreSQL establishes about a relation before it acts on it: that it
+// exists, is of a kind the command accepts, is not a system catalog the
+// command may not touch, and that the session holds the privilege. The hook
+// runs before any of that: where a check fails, the guard steps aside and
+// PostgreSQL reports its own error.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+// What the session must be allowed to do to a relation before the guard may
+// judge it or queue a lock on it.
+enum GdPrivilege {
+    GD_PRIV_OWNER,      // ALTER, CREATE INDEX, CLUSTER, REFRESH, ...
+    GD_PRIV_DROP,       // DROP: owner of the relation or of its schema
+    GD_PRIV_TRUNCATE,   // TRUNCATE
+    GD_PRIV_TRIGGER,    // CREATE TRIGGER
+    GD_PRIV_REFERENCES, // the table a new foreign key points to
+    GD_PRIV_LOCK,       // LOCK TABLE: the privilege depends on the mode
+    GD_PRIV_MAINTAIN,   // VACUUM, ANALYZE: owner or database owner
+    GD_PRIV_NONE,       // PostgreSQL checks nothing on this relation
+};
+
+bool gd_has_privilege(Oid relid, GdPrivilege privilege, LOCKMODE mode);
+
+// relkind is one of the characters in kinds ("rp" for tables, ...).
+// A relation dropped meanwhile has relkind '\0' and matches nothing.
+bool gd_relkind_in(Oid relid, const char *kinds);
+
+// A system catalog (or TOAST table) that DDL may only change with
+// allow_system_table_mods.
+bool gd_is_protected_catalog(Oid relid);
+
+// The relkinds ALTER <objtype> accepts for the relation it names, as
+// RangeVarCallbackForAlterRelation decides.
+bool gd_alter_objtype_accepts(ObjectType objtype, Oid relid, bool is_rename);
+
+// The attribute number of a user column, or InvalidAttrNumber when the
+// column is missing, dropped or a system column.
+AttrNumber gd_user_column(Oid relid, const char *column);
+
+// Whether relid is a temporary relation; false for one dropped meanwhile.
+bool gd_is_temp_relation(Oid relid);

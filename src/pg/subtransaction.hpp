@@ -1,0 +1,12 @@
+// PostgreSQL's way to survive an error: run the code in an internal
+// subtransaction (the PL/pgSQL exception-block pattern), so that a failure
+// is rolled back with everything it held and the caller goes on.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+// Runs fn(arg) in an internal subtransaction. Returns nullptr when it
+// completed (the subtransaction is released and its locks move to the
+// caller's), or the error it raised, copied into the caller's memory context
+// after the subtransaction was rolled back and the error state flushed.
+ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg);
