@@ -581,83 +581,96 @@ void simple_target(RangeVar *rv, const char *kinds, LOCKMODE lock, GdPrivilege p
         acts.add(relid, lock, facts_of(Form::Other), privilege);
 }
 
+void truncate_tables(Node *stmt, Actions &acts) {
+    ListCell *lc;
+    foreach (lc, castNode(TruncateStmt, stmt)->relations) {
+        Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
+        if (OidIsValid(relid) && acts.require(relid, "rpf"))
+            acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate), GD_PRIV_TRUNCATE);
+    }
+}
+
+void lock_table(Node *stmt, Actions &acts) {
+    auto *s = castNode(LockStmt, stmt);
+    if (s->nowait) // NOWAIT never queues: nothing to guard
+        return;
+    ListCell *lc;
+    foreach (lc, s->relations) {
+        Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
+        if (OidIsValid(relid) && acts.require(relid, "rpv", true))
+            acts.add(relid, s->mode, facts_of(Form::Other), GD_PRIV_LOCK);
+    }
+}
+
+using Analyser = void (*)(Node *, Actions &);
+
+template <typename Stmt, void (*analyse)(Stmt *, Actions &)>
+void cast_to(Node *stmt, Actions &acts) {
+    analyse(reinterpret_cast<Stmt *>(stmt), acts);
+}
+
+// What reads a statement of this kind; null for statements that touch no
+// existing relation in a way the guard judges.
+Analyser analyser_for(Node *stmt) {
+    switch (nodeTag(stmt)) {
+    case T_AlterTableStmt:
+        return cast_to<AlterTableStmt, alter_table>;
+    case T_IndexStmt:
+        return cast_to<IndexStmt, create_index>;
+    case T_DropStmt:
+        return cast_to<DropStmt, drop>;
+    case T_TruncateStmt:
+        return truncate_tables;
+    case T_RenameStmt:
+        return cast_to<RenameStmt, rename>;
+    case T_AlterObjectSchemaStmt:
+        return cast_to<AlterObjectSchemaStmt, set_schema>;
+    case T_ReindexStmt:
+        return cast_to<ReindexStmt, reindex>;
+    case T_ClusterStmt:
+        return cast_to<ClusterStmt, cluster>;
+    case T_VacuumStmt:
+        return cast_to<VacuumStmt, vacuum>;
+    case T_RefreshMatViewStmt:
+        return cast_to<RefreshMatViewStmt, refresh>;
+    case T_AlterDomainStmt:
+        return cast_to<AlterDomainStmt, alter_domain>;
+    case T_CreateTrigStmt:
+        return [](Node *s, Actions &acts) {
+            simple_target(castNode(CreateTrigStmt, s)->relation, "rpvf", ShareRowExclusiveLock,
+                          GD_PRIV_TRIGGER, acts);
+        };
+    case T_RuleStmt:
+        return [](Node *s, Actions &acts) {
+            simple_target(castNode(RuleStmt, s)->relation, "rpv", AccessExclusiveLock,
+                          GD_PRIV_OWNER, acts);
+        };
+    case T_CreatePolicyStmt:
+        return [](Node *s, Actions &acts) {
+            simple_target(castNode(CreatePolicyStmt, s)->table, "rp", AccessExclusiveLock,
+                          GD_PRIV_OWNER, acts);
+        };
+    case T_AlterPolicyStmt:
+        return [](Node *s, Actions &acts) {
+            simple_target(castNode(AlterPolicyStmt, s)->table, "rp", AccessExclusiveLock,
+                          GD_PRIV_OWNER, acts);
+        };
+    case T_LockStmt:
+        return lock_table;
+    default:
+        return nullptr;
+    }
+}
+
 struct Analysis {
+    Analyser analyser;
     Node *stmt;
     Actions *acts;
 };
 
 void analyse(void *arg) {
-    Node *stmt = static_cast<Analysis *>(arg)->stmt;
-    Actions &acts = *static_cast<Analysis *>(arg)->acts;
-    ListCell *lc;
-    switch (nodeTag(stmt)) {
-    case T_AlterTableStmt:
-        alter_table(castNode(AlterTableStmt, stmt), acts);
-        break;
-    case T_IndexStmt:
-        create_index(castNode(IndexStmt, stmt), acts);
-        break;
-    case T_DropStmt:
-        drop(castNode(DropStmt, stmt), acts);
-        break;
-    case T_TruncateStmt:
-        foreach (lc, castNode(TruncateStmt, stmt)->relations) {
-            Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
-            if (OidIsValid(relid) && acts.require(relid, "rpf"))
-                acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate), GD_PRIV_TRUNCATE);
-        }
-        break;
-    case T_RenameStmt:
-        rename(castNode(RenameStmt, stmt), acts);
-        break;
-    case T_AlterObjectSchemaStmt:
-        set_schema(castNode(AlterObjectSchemaStmt, stmt), acts);
-        break;
-    case T_ReindexStmt:
-        reindex(castNode(ReindexStmt, stmt), acts);
-        break;
-    case T_ClusterStmt:
-        cluster(castNode(ClusterStmt, stmt), acts);
-        break;
-    case T_VacuumStmt:
-        vacuum(castNode(VacuumStmt, stmt), acts);
-        break;
-    case T_RefreshMatViewStmt:
-        refresh(castNode(RefreshMatViewStmt, stmt), acts);
-        break;
-    case T_AlterDomainStmt:
-        alter_domain(castNode(AlterDomainStmt, stmt), acts);
-        break;
-    case T_CreateTrigStmt:
-        simple_target(castNode(CreateTrigStmt, stmt)->relation, "rpvf", ShareRowExclusiveLock,
-                      GD_PRIV_TRIGGER, acts);
-        break;
-    case T_RuleStmt:
-        simple_target(castNode(RuleStmt, stmt)->relation, "rpv", AccessExclusiveLock, GD_PRIV_OWNER,
-                      acts);
-        break;
-    case T_CreatePolicyStmt:
-        simple_target(castNode(CreatePolicyStmt, stmt)->table, "rp", AccessExclusiveLock,
-                      GD_PRIV_OWNER, acts);
-        break;
-    case T_AlterPolicyStmt:
-        simple_target(castNode(AlterPolicyStmt, stmt)->table, "rp", AccessExclusiveLock,
-                      GD_PRIV_OWNER, acts);
-        break;
-    case T_LockStmt: {
-        auto *s = castNode(LockStmt, stmt);
-        if (s->nowait) // NOWAIT never queues: nothing to guard
-            break;
-        foreach (lc, s->relations) {
-            Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
-            if (OidIsValid(relid) && acts.require(relid, "rpv", true))
-                acts.add(relid, s->mode, facts_of(Form::Other), GD_PRIV_LOCK);
-        }
-        break;
-    }
-    default:
-        break;
-    }
+    auto *a = static_cast<Analysis *>(arg);
+    a->analyser(a->stmt, *a->acts);
 }
 
 // Errors that say something about the session or the server rather than
@@ -679,14 +692,16 @@ bool must_propagate(int sqlerrcode) {
 
 int gd_statement_actions(Node *stmt, GdAction *out, int max) {
     Actions acts{out, max, 0, false};
-    if (IsInParallelMode()) // no subtransaction possible; nothing to guard there either
+    Analyser analyser = analyser_for(stmt);
+    // No subtransaction in parallel mode, and nothing to guard there either.
+    if (analyser == nullptr || IsInParallelMode())
         return 0;
 
     // The analysis reads what PostgreSQL has not validated yet. Whatever
     // error it meets (a missing type, a bad bound, a relation dropped
     // meanwhile) PostgreSQL meets too, in its own order and words: on any
     // such error the guard steps aside.
-    Analysis analysis{stmt, &acts};
+    Analysis analysis{analyser, stmt, &acts};
     if (ErrorData *error = gd_try_in_subtransaction(analyse, &analysis)) {
         if (must_propagate(error->sqlerrcode))
             ReThrowError(error);
