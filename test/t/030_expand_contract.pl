@@ -37,6 +37,10 @@ shared_preload_libraries = 'guarded_ddl'
 guarded_ddl.large_table_rows = 50000
 # DDL only: the pgbench workload would write tens of MB of statements.
 log_statement = ddl
+# An autovacuum of the freshly loaded tables may be in the guard's way too
+# (and be cancelled by it), which would make the blockers the audit log
+# names depend on timing.
+autovacuum = off
 });
 $node->start;
 
