@@ -2,6 +2,7 @@
 
 extern "C" {
 #include "catalog/catalog.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
 #include "utils/syscache.h"
@@ -75,6 +76,50 @@ AttrNumber gd_user_column(Oid relid, const char *column) {
         return InvalidAttrNumber;
     AttrNumber attnum = get_attnum(relid, column);
     return attnum > 0 ? attnum : InvalidAttrNumber;
+}
+
+namespace {
+
+// Calls fn on each user column of relid that is not dropped; false when relid
+// is gone.
+template <typename F> bool for_each_column(Oid relid, F fn) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    int natts = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relnatts;
+    ReleaseSysCache(tuple);
+    for (int attnum = 1; attnum <= natts; attnum++) {
+        HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+        if (!HeapTupleIsValid(att))
+            continue;
+        auto *form = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att));
+        if (!form->attisdropped)
+            fn(form);
+        ReleaseSysCache(att);
+    }
+    return true;
+}
+
+} // namespace
+
+bool gd_same_columns(Oid relid, Oid other) {
+    int columns = 0;
+    bool same = true;
+    bool found = for_each_column(relid, [&](Form_pg_attribute att) {
+        columns++;
+        HeapTuple match = SearchSysCacheAttName(other, NameStr(att->attname));
+        if (!HeapTupleIsValid(match)) {
+            same = false;
+            return;
+        }
+        auto *m = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(match));
+        same = same && m->attnum > 0 && m->atttypid == att->atttypid &&
+               m->atttypmod == att->atttypmod && m->attcollation == att->attcollation;
+        ReleaseSysCache(match);
+    });
+    int other_columns = 0;
+    found = found && for_each_column(other, [&](Form_pg_attribute) { other_columns++; });
+    return found && same && columns == other_columns;
 }
 
 bool gd_is_temp_relation(Oid relid) {

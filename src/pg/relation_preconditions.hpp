@@ -38,5 +38,9 @@ bool gd_alter_objtype_accepts(ObjectType objtype, Oid relid, bool is_rename);
 // column is missing, dropped or a system column.
 AttrNumber gd_user_column(Oid relid, const char *column);
 
+// Whether two relations have the same user columns (names, types, typmods
+// and collations), as ATTACH PARTITION requires of a partition.
+bool gd_same_columns(Oid relid, Oid other);
+
 // Whether relid is a temporary relation; false for one dropped meanwhile.
 bool gd_is_temp_relation(Oid relid);

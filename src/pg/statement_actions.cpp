@@ -159,9 +159,11 @@ void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
     if (!acts.require(parent, "p"))
         return; // "is not partitioned"
     Oid partition = acts.find(cmd->name, false);
-    if (!OidIsValid(partition) || !acts.require(partition, "rpf") ||
-        get_rel_relispartition(partition) || cmd->bound == nullptr)
+    if (!OidIsValid(partition) || !acts.require(partition, "rpf"))
         return;
+    if (get_rel_relispartition(partition) || has_superclass(partition) || cmd->bound == nullptr ||
+        !gd_same_columns(parent, partition))
+        return acts.refuse();
     Facts f = facts_of(Form::AttachPartition);
     f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
     Facts default_facts = facts_of(Form::AttachPartition);
