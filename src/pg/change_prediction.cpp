@@ -18,6 +18,7 @@ extern "C" {
 #include "parser/parse_coerce.h"
 #include "parser/parse_collate.h"
 #include "parser/parse_expr.h"
+#include "parser/parse_relation.h"
 #include "parser/parse_type.h"
 #include "parser/parse_utilcmd.h"
 #include "partitioning/partbounds.h"
@@ -413,4 +414,26 @@ bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBou
     close_after_analysis(partition, partition_locked);
     close_after_analysis(parent, parent_locked);
     return implied;
+}
+
+bool gd_check_columns_valid(Oid relid, Node *raw_expr) {
+    bool locked;
+    Relation rel = raw_expr == nullptr ? nullptr : open_without_waiting(relid, &locked);
+    if (rel == nullptr)
+        return true; // nothing to tell without waiting: PostgreSQL will
+    ParseState *pstate = make_parsestate(nullptr);
+    ParseNamespaceItem *item =
+        addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
+    addNSItemToQuery(pstate, item, true, true, true);
+    Node *expr = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(raw_expr)),
+                               EXPR_KIND_CHECK_CONSTRAINT);
+    Bitmapset *used = nullptr;
+    pull_varattnos(expr, 1, &used);
+    // Members are offset by FirstLowInvalidHeapAttributeNumber: those below
+    // the offset of attnum 0 (the whole row) are system columns.
+    bool system_column = bms_num_members(used) > 0 &&
+                         bms_next_member(used, -1) < -FirstLowInvalidHeapAttributeNumber;
+    free_parsestate(pstate);
+    close_after_analysis(rel, locked);
+    return !system_column;
 }

@@ -41,3 +41,7 @@ bool gd_index_columns_not_null(Oid index_relid);
 // ATTACH PARTITION skips the scan of the new partition when its constraints
 // imply the partition bound. False when that cannot be known without waiting.
 bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBoundSpec *bound);
+
+// Whether a new CHECK's expression names only user columns of relid, as
+// PostgreSQL requires; true when that cannot be told without waiting.
+bool gd_check_columns_valid(Oid relid, Node *raw_expr);

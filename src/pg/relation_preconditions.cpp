@@ -1,11 +1,24 @@
 #include "pg/relation_preconditions.hpp"
 
 extern "C" {
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_partitioned_table.h"
+#include "catalog/pg_policy.h"
+#include "catalog/pg_rewrite.h"
+#include "catalog/pg_trigger.h"
+#include "utils/fmgroids.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "utils/acl.h"
 #include "utils/syscache.h"
+#include "optimizer/optimizer.h"
 }
 
 bool gd_has_privilege(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
@@ -65,10 +78,14 @@ bool gd_alter_objtype_accepts(ObjectType objtype, Oid relid, bool is_rename) {
     case OBJECT_TYPE:
         return relkind == RELKIND_COMPOSITE_TYPE;
     case OBJECT_INDEX:
-        return is_rename || relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
+        if (!is_rename && relkind != RELKIND_INDEX && relkind != RELKIND_PARTITIONED_INDEX)
+            return false;
+        break;
     default:
-        return relkind != '\0' && relkind != RELKIND_COMPOSITE_TYPE;
+        break;
     }
+    // ALTER TYPE is the one way to change a composite type.
+    return relkind != '\0' && relkind != RELKIND_COMPOSITE_TYPE;
 }
 
 AttrNumber gd_user_column(Oid relid, const char *column) {
@@ -120,6 +137,183 @@ bool gd_same_columns(Oid relid, Oid other) {
     int other_columns = 0;
     found = found && for_each_column(other, [&](Form_pg_attribute) { other_columns++; });
     return found && same && columns == other_columns;
+}
+
+bool gd_column_is_inherited(Oid relid, AttrNumber attnum) {
+    HeapTuple tuple = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    bool inherited = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple))->attinhcount > 0;
+    ReleaseSysCache(tuple);
+    return inherited;
+}
+
+namespace {
+
+// Calls fn with the partitioned table's key columns (0 for an expression)
+// and, when there are expressions, the columns they use.
+template <typename F> bool for_partition_key(Oid relid, F fn) {
+    HeapTuple tuple = SearchSysCache1(PARTRELID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    auto *key = reinterpret_cast<Form_pg_partitioned_table>(GETSTRUCT(tuple));
+    for (int i = 0; i < key->partnatts; i++)
+        fn(key->partattrs.values[i]);
+    bool isnull;
+    Datum exprs = SysCacheGetAttr(PARTRELID, tuple, Anum_pg_partitioned_table_partexprs, &isnull);
+    if (!isnull) {
+        Bitmapset *used = nullptr;
+        pull_varattnos(static_cast<Node *>(stringToNode(TextDatumGetCString(exprs))), 1, &used);
+        for (int m = -1; (m = bms_next_member(used, m)) >= 0;)
+            fn(static_cast<AttrNumber>(m + FirstLowInvalidHeapAttributeNumber));
+    }
+    ReleaseSysCache(tuple);
+    return true;
+}
+
+// Calls fn on each pg_index row of relid's indexes.
+template <typename F> void for_each_index(Oid relid, F fn) {
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+        fn(tuple, reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple)));
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+}
+
+} // namespace
+
+bool gd_column_in_partition_key(Oid relid, AttrNumber attnum) {
+    bool found = false;
+    for_partition_key(relid, [&](AttrNumber key) { found = found || key == attnum; });
+    return found;
+}
+
+bool gd_partition_key_within(Oid relid, const AttrNumber *attnums, int n) {
+    bool within = true;
+    bool expressions = false;
+    for_partition_key(relid, [&](AttrNumber key) {
+        expressions = expressions || key == InvalidAttrNumber;
+        bool listed = false;
+        for (int i = 0; i < n; i++)
+            listed = listed || attnums[i] == key;
+        within = within && listed;
+    });
+    return within && !expressions;
+}
+
+bool gd_column_type_is_pinned(Oid relid, AttrNumber attnum) {
+    Relation pg_depend = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData keys[3];
+    ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(RelationRelationId));
+    ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+                Int32GetDatum(attnum));
+    SysScanDesc scan =
+        systable_beginscan(pg_depend, DependReferenceIndexId, true, nullptr, 3, keys);
+    bool pinned = false;
+    HeapTuple tuple;
+    while (!pinned && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+        pinned = dep->classid == RewriteRelationId || dep->classid == TriggerRelationId ||
+                 dep->classid == PolicyRelationId ||
+                 (dep->classid == RelationRelationId && dep->objid == relid && dep->objsubid != 0);
+    }
+    systable_endscan(scan);
+    table_close(pg_depend, AccessShareLock);
+    return pinned;
+}
+
+bool gd_drop_is_restricted(Oid relid, AttrNumber attnum) {
+    Relation pg_depend = table_open(DependRelationId, AccessShareLock);
+    ScanKeyData keys[3];
+    ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(RelationRelationId));
+    ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+                Int32GetDatum(attnum));
+    SysScanDesc scan = systable_beginscan(pg_depend, DependReferenceIndexId, true, nullptr,
+                                          attnum == 0 ? 2 : 3, keys);
+    // Dependents on the relation, or on the column: the normal ones, and
+    // those dropped along (automatic or internal).
+    List *normal = NIL;
+    List *along = NIL;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+        auto *object = static_cast<ObjectAddress *>(palloc(sizeof(ObjectAddress)));
+        *object = ObjectAddress{dep->classid, dep->objid, dep->objsubid};
+        if (dep->deptype == DEPENDENCY_NORMAL)
+            normal = lappend(normal, object);
+        else if (dep->deptype == DEPENDENCY_AUTO || dep->deptype == DEPENDENCY_INTERNAL)
+            along = lappend(along, object);
+    }
+    systable_endscan(scan);
+    table_close(pg_depend, AccessShareLock);
+
+    ListCell *n;
+    foreach (n, normal) {
+        auto *object = static_cast<ObjectAddress *>(lfirst(n));
+        bool dropped_along = false;
+        ListCell *a;
+        foreach (a, along) {
+            auto *other = static_cast<ObjectAddress *>(lfirst(a));
+            dropped_along = dropped_along || (other->classId == object->classId &&
+                                              other->objectId == object->objectId);
+        }
+        if (!dropped_along)
+            return true;
+    }
+    return false;
+}
+
+bool gd_has_clustered_index(Oid relid) {
+    bool found = false;
+    for_each_index(relid,
+                   [&](HeapTuple, Form_pg_index index) { found = found || index->indisclustered; });
+    return found;
+}
+
+bool gd_has_primary_key(Oid relid) {
+    bool found = false;
+    for_each_index(relid,
+                   [&](HeapTuple, Form_pg_index index) { found = found || index->indisprimary; });
+    return found;
+}
+
+bool gd_has_unique_index_on(Oid relid, const AttrNumber *attnums, int n) {
+    bool found = false;
+    for_each_index(relid, [&](HeapTuple tuple, Form_pg_index index) {
+        if (found || !index->indisunique || !index->indimmediate || index->indnkeyatts != n ||
+            !heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) ||
+            !heap_attisnull(tuple, Anum_pg_index_indexprs, nullptr))
+            return;
+        bool same = true;
+        for (int i = 0; i < n && same; i++) {
+            bool listed = false;
+            for (int j = 0; j < n; j++)
+                listed = listed || index->indkey.values[i] == attnums[j];
+            same = listed;
+        }
+        found = same;
+    });
+    return found;
+}
+
+bool gd_is_typed_table(Oid relid) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    bool typed = OidIsValid(reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->reloftype);
+    ReleaseSysCache(tuple);
+    return typed;
 }
 
 bool gd_is_temp_relation(Oid relid) {

@@ -42,5 +42,34 @@ AttrNumber gd_user_column(Oid relid, const char *column);
 // and collations), as ATTACH PARTITION requires of a partition.
 bool gd_same_columns(Oid relid, Oid other);
 
+// A column ALTER TABLE may not change on its own: inherited from a parent
+// (attinhcount), or part of the partition key.
+bool gd_column_is_inherited(Oid relid, AttrNumber attnum);
+bool gd_column_in_partition_key(Oid relid, AttrNumber attnum);
+
+// Objects that make ALTER COLUMN TYPE refuse: views and rules, triggers,
+// policies and generated columns using the column.
+bool gd_column_type_is_pinned(Oid relid, AttrNumber attnum);
+
+// Whether the partitioned table's key is made of plain columns only, all of
+// them among attnums (n of them), as a UNIQUE or PRIMARY KEY on it needs.
+bool gd_partition_key_within(Oid relid, const AttrNumber *attnums, int n);
+
+// relid's indexes, as pg_index has them.
+bool gd_has_clustered_index(Oid relid);
+bool gd_has_primary_key(Oid relid);
+// A unique index a foreign key may reference: on exactly these columns (in
+// any order), neither partial nor on expressions, not deferrable.
+bool gd_has_unique_index_on(Oid relid, const AttrNumber *attnums, int n);
+
+// Whether DROP ... RESTRICT of the relation (attnum 0) or of one column
+// fails because another object depends on it: a normal dependency from an
+// object that is not dropped along with it (no automatic or internal
+// dependency of the same object on it).
+bool gd_drop_is_restricted(Oid relid, AttrNumber attnum);
+
+// A table created OF a composite type: its columns are the type's.
+bool gd_is_typed_table(Oid relid);
+
 // Whether relid is a temporary relation; false for one dropped meanwhile.
 bool gd_is_temp_relation(Oid relid);

@@ -15,6 +15,8 @@ extern "C" {
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_type.h"
 #include "storage/lmgr.h"
@@ -28,6 +30,12 @@ using guarded_ddl::Facts;
 using guarded_ddl::Form;
 
 namespace {
+
+Facts facts_of(Form form) {
+    Facts f;
+    f.form = form;
+    return f;
+}
 
 struct Names {
     const char *column = nullptr;
@@ -63,6 +71,11 @@ struct Actions {
         a->lock = lock;
         a->privilege = privilege;
         guarded_ddl::Classification c = guarded_ddl::classify(facts);
+        // PostgreSQL never scans, rewrites or indexes a foreign table's data.
+        if (gd_relkind_in(relid, "f") &&
+            (c.effect == guarded_ddl::Effect::Scan || c.effect == guarded_ddl::Effect::Rewrite ||
+             c.effect == guarded_ddl::Effect::IndexBuild))
+            c = guarded_ddl::classify(facts_of(Form::Other));
         a->effect = c.effect;
         a->rule = c.rule;
         strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
@@ -95,12 +108,6 @@ struct Actions {
     }
 };
 
-Facts facts_of(Form form) {
-    Facts f;
-    f.form = form;
-    return f;
-}
-
 bool holds_access_exclusive(Oid relid) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
@@ -113,46 +120,6 @@ Oid index_of(Oid relid, const char *name) {
     return OidIsValid(index) && IndexGetRelation(index, true) == relid ? index : InvalidOid;
 }
 
-void add_constraint(Oid relid, LOCKMODE lock, Constraint *con, Actions &acts) {
-    Facts f;
-    f.not_valid = con->skip_validation;
-    switch (con->contype) {
-    case CONSTR_CHECK:
-        f.form = Form::AddCheck;
-        break;
-    case CONSTR_FOREIGN:
-        f.form = Form::AddForeignKey;
-        break;
-    case CONSTR_UNIQUE:
-    case CONSTR_PRIMARY:
-        f.form = Form::AddUnique;
-        f.using_index = con->indexname != nullptr;
-        if (f.using_index) {
-            Oid index = index_of(relid, con->indexname);
-            if (!OidIsValid(index)) {
-                acts.refuse();
-                return;
-            }
-            // UNIQUE USING INDEX needs no NOT NULL; PRIMARY KEY marks its columns.
-            f.proven = con->contype == CONSTR_UNIQUE || gd_index_columns_not_null(index);
-        }
-        break;
-    case CONSTR_EXCLUSION:
-        f.form = Form::AddExclusion;
-        break;
-    default:
-        break; // NOT NULL and friends arrive as their own subcommands
-    }
-    acts.add(relid, lock, f, GD_PRIV_OWNER, {nullptr, con->conname, con->indexname});
-    // The referenced table is locked too (after the table), and read by the
-    // validation.
-    if (con->contype == CONSTR_FOREIGN) {
-        Oid referenced = acts.find(con->pktable, false);
-        if (OidIsValid(referenced) && acts.require(referenced, "rp"))
-            acts.add(referenced, ShareRowExclusiveLock, facts_of(Form::Other), GD_PRIV_REFERENCES);
-    }
-}
-
 // PostgreSQL locks the parent, then the DEFAULT partition it has to scan,
 // then the new partition.
 void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
@@ -161,9 +128,13 @@ void attach_partition(Oid parent, PartitionCmd *cmd, Actions &acts) {
     Oid partition = acts.find(cmd->name, false);
     if (!OidIsValid(partition) || !acts.require(partition, "rpf"))
         return;
+    Oid default_partition = get_default_partition_oid(parent);
     if (get_rel_relispartition(partition) || has_superclass(partition) || cmd->bound == nullptr ||
+        (cmd->bound->is_default && OidIsValid(default_partition)) || partition == parent ||
+        (get_rel_relispartition(parent) &&
+         list_member_oid(get_partition_ancestors(parent), partition)) ||
         !gd_same_columns(parent, partition))
-        return acts.refuse();
+        return acts.refuse(); // already a partition, a second DEFAULT, circular, ...
     Facts f = facts_of(Form::AttachPartition);
     f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
     Facts default_facts = facts_of(Form::AttachPartition);
@@ -207,20 +178,170 @@ bool named_in(List *names, const char *name) {
     return false;
 }
 
-// The columns ALTER COLUMN, SET NOT NULL and DROP COLUMN name must be user
-// columns of the table, or added by an earlier subcommand of the same
-// statement (then nothing about them is known yet: assume the worst).
-enum class Column { Exists, AddedEarlier, Missing };
+// What an ALTER TABLE statement does as a whole, which the checks of its
+// subcommands need: PostgreSQL adds every new column before it adds any
+// constraint, so a constraint may name a column the statement adds.
+struct AlterContext {
+    Oid relid;
+    List *added;      // names of the columns the statement adds
+    bool adds_unique; // a UNIQUE or PRIMARY KEY, which a foreign key may use
+    bool adds_constraint;
+};
 
-Column column_state(Oid relid, const char *name, List *added, Actions &acts) {
-    AttrNumber attnum = get_attnum(relid, name);
+AlterContext alter_context(Oid relid, AlterTableStmt *stmt) {
+    AlterContext ctx{relid, NIL, false, false};
+    ListCell *lc;
+    foreach (lc, stmt->cmds) {
+        auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+        if (cmd->subtype == AT_AddColumn)
+            ctx.added = lappend(ctx.added, castNode(ColumnDef, cmd->def)->colname);
+        if (cmd->subtype == AT_AddConstraint) {
+            ctx.adds_constraint = true;
+            if (IsA(cmd->def, Constraint)) {
+                ConstrType type = castNode(Constraint, cmd->def)->contype;
+                ctx.adds_unique =
+                    ctx.adds_unique || type == CONSTR_UNIQUE || type == CONSTR_PRIMARY;
+            }
+        }
+    }
+    return ctx;
+}
+
+// The column ALTER COLUMN, SET NOT NULL, DROP COLUMN name: a user column of
+// the table, one the statement adds (nothing is known about it yet: assume
+// the worst), or missing. A system column refuses the statement.
+enum class Column { Exists, Added, Missing };
+
+Column column_state(const AlterContext &ctx, const char *name, Actions &acts) {
+    AttrNumber attnum = get_attnum(ctx.relid, name);
     if (attnum > 0)
         return Column::Exists;
-    if (attnum == InvalidAttrNumber && named_in(added, name))
-        return Column::AddedEarlier;
+    if (attnum == InvalidAttrNumber && named_in(ctx.added, name))
+        return Column::Added;
     if (attnum < 0)
-        acts.refuse(); // a system column
+        acts.refuse();
     return Column::Missing;
+}
+
+// The columns a constraint names (String nodes) into attnums; false when
+// one is a system column or neither a user column of relid nor one the
+// statement adds. *known turns false when the statement adds one of them.
+bool constraint_columns(Oid relid, List *names, const AlterContext *ctx, AttrNumber *attnums,
+                        int max, int *n, bool *known) {
+    *n = 0;
+    ListCell *lc;
+    foreach (lc, names) {
+        const char *name = strVal(lfirst(lc));
+        AttrNumber attnum = get_attnum(relid, name);
+        if (attnum == InvalidAttrNumber && ctx != nullptr && ctx->relid == relid &&
+            named_in(ctx->added, name)) {
+            *known = false;
+            continue;
+        }
+        if (attnum <= 0)
+            return false;
+        if (*n < max)
+            attnums[(*n)++] = attnum;
+    }
+    return true;
+}
+
+// ADD FOREIGN KEY: the referencing columns exist, and the referenced ones
+// carry a unique index (its primary key when none are named), as
+// PostgreSQL checks before it validates anything.
+bool foreign_key_valid(const AlterContext &ctx, Constraint *con, Oid referenced) {
+    AttrNumber attnums[INDEX_MAX_KEYS];
+    int n;
+    bool known = true;
+    if (!constraint_columns(ctx.relid, con->fk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known) ||
+        !constraint_columns(referenced, con->pk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known))
+        return false;
+    // A key the same statement creates is not in the catalogs yet.
+    if (!known || (referenced == ctx.relid && ctx.adds_unique))
+        return true;
+    return con->pk_attrs == NIL ? gd_has_primary_key(referenced)
+                                : gd_has_unique_index_on(referenced, attnums, n);
+}
+
+// ADD UNIQUE / PRIMARY KEY (building its index): key columns exist, cover a
+// partitioned table's key, and a table has one primary key at most.
+bool unique_valid(const AlterContext &ctx, Constraint *con) {
+    AttrNumber attnums[INDEX_MAX_KEYS];
+    int n;
+    bool known = true;
+    if (!constraint_columns(ctx.relid, con->keys, &ctx, attnums, INDEX_MAX_KEYS, &n, &known))
+        return false;
+    int included;
+    if (!constraint_columns(ctx.relid, con->including, &ctx, attnums + n, INDEX_MAX_KEYS - n,
+                            &included, &known))
+        return false;
+    if (con->contype == CONSTR_PRIMARY && gd_has_primary_key(ctx.relid))
+        return false;
+    return !known || !gd_relkind_in(ctx.relid, "p") ||
+           gd_partition_key_within(ctx.relid, attnums, n);
+}
+
+void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, Actions &acts) {
+    Oid relid = ctx.relid;
+    bool foreign = gd_relkind_in(relid, "f");
+    Facts f;
+    f.not_valid = con->skip_validation;
+    switch (con->contype) {
+    case CONSTR_CHECK:
+        // No data of a foreign table is checked.
+        f.form = foreign ? Form::Other : Form::AddCheck;
+        if (ctx.added == NIL && !gd_check_columns_valid(relid, con->raw_expr))
+            return acts.refuse();
+        break;
+    case CONSTR_FOREIGN:
+        f.form = Form::AddForeignKey;
+        break;
+    case CONSTR_UNIQUE:
+    case CONSTR_PRIMARY:
+        f.form = Form::AddUnique;
+        f.using_index = con->indexname != nullptr;
+        if (f.using_index) {
+            Oid index = index_of(relid, con->indexname);
+            if (!OidIsValid(index))
+                return acts.refuse();
+            // UNIQUE USING INDEX needs no NOT NULL; PRIMARY KEY marks its columns.
+            f.proven = con->contype == CONSTR_UNIQUE || gd_index_columns_not_null(index);
+        } else if (!unique_valid(ctx, con)) {
+            return acts.refuse();
+        }
+        break;
+    case CONSTR_EXCLUSION:
+        if (gd_relkind_in(relid, "p"))
+            return acts.refuse(); // not supported on partitioned tables
+        f.form = Form::AddExclusion;
+        break;
+    default:
+        break; // NOT NULL and friends arrive as their own subcommands
+    }
+    if (foreign && f.form != Form::Other)
+        return acts.refuse(); // keys and exclusions are not supported there
+    // The referenced table is locked too (after the table), and read by the
+    // validation.
+    Oid referenced = InvalidOid;
+    if (con->contype == CONSTR_FOREIGN) {
+        referenced = acts.find(con->pktable, false);
+        if (!OidIsValid(referenced) || !acts.require(referenced, "rp", true))
+            return;
+        if (!foreign_key_valid(ctx, con, referenced))
+            return acts.refuse();
+    }
+    acts.add(relid, lock, f, GD_PRIV_OWNER, {nullptr, con->conname, con->indexname});
+    if (OidIsValid(referenced))
+        acts.add(referenced, ShareRowExclusiveLock, facts_of(Form::Other), GD_PRIV_REFERENCES);
+}
+
+// ALTER COLUMN TYPE: PostgreSQL refuses inherited and partition key
+// columns, and columns views, rules, triggers, policies or generated
+// columns depend on.
+bool type_change_allowed(Oid relid, const char *column) {
+    AttrNumber attnum = get_attnum(relid, column);
+    return !gd_column_is_inherited(relid, attnum) && !gd_column_in_partition_key(relid, attnum) &&
+           !gd_column_type_is_pinned(relid, attnum);
 }
 
 void alter_table(AlterTableStmt *stmt, Actions &acts) {
@@ -229,13 +350,12 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
         return; // PostgreSQL reports it (or skips it for IF EXISTS)
     // RangeVarCallbackForAlterRelation's checks, before anything else.
     if (gd_is_protected_catalog(relid) || !gd_alter_objtype_accepts(stmt->objtype, relid, false) ||
-        !gd_has_privilege(relid, GD_PRIV_OWNER, NoLock)) {
-        acts.refuse();
-        return;
-    }
+        !gd_has_privilege(relid, GD_PRIV_OWNER, NoLock))
+        return acts.refuse();
+    AlterContext ctx = alter_context(relid, stmt);
+    // Columns of partitions and typed tables come from their parent or type.
+    bool fixed_columns = get_rel_relispartition(relid) || gd_is_typed_table(relid);
 
-    List *added = NIL; // columns added by earlier subcommands
-    bool adds_constraint = false;
     ListCell *lc;
     foreach (lc, stmt->cmds) {
         auto *cmd = castNode(AlterTableCmd, lfirst(lc));
@@ -251,7 +371,8 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
                     acts.refuse();
                 continue;
             }
-            added = lappend(added, column->colname);
+            if (fixed_columns)
+                return acts.refuse();
             f.form = Form::AddColumn;
             f.rewrites = gd_add_column_rewrites(column);
             f.generated = f.rewrites && gd_add_column_generates(column);
@@ -262,18 +383,20 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
         case AT_AlterColumnType: {
             if (!acts.require(relid, "rpcf"))
                 return;
-            Column state = column_state(relid, cmd->name, added, acts);
-            if (state == Column::Missing)
+            Column state = column_state(ctx, cmd->name, acts);
+            if (state == Column::Missing ||
+                (state == Column::Exists &&
+                 (gd_is_typed_table(relid) || !type_change_allowed(relid, cmd->name))))
                 return acts.refuse();
             f.form = Form::AlterColumnType;
-            f.rewrites = state == Column::AddedEarlier || gd_type_change_rewrites(relid, cmd);
+            f.rewrites = state == Column::Added || gd_type_change_rewrites(relid, cmd);
             f.column_has_checks = gd_column_has_checks(relid, cmd->name);
             break;
         }
         case AT_SetNotNull: {
             if (!acts.require(relid, "rpf"))
                 return;
-            Column state = column_state(relid, cmd->name, added, acts);
+            Column state = column_state(ctx, cmd->name, acts);
             if (state == Column::Missing)
                 return acts.refuse();
             f.form = Form::SetNotNull;
@@ -283,16 +406,15 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
         case AT_AddConstraint:
             if (!acts.require(relid, "rpf"))
                 return;
-            adds_constraint = true;
             if (IsA(cmd->def, Constraint)) {
-                add_constraint(relid, lock, castNode(Constraint, cmd->def), acts);
+                add_constraint(ctx, lock, castNode(Constraint, cmd->def), acts);
                 continue;
             }
             break;
         case AT_ValidateConstraint:
             if (!acts.require(relid, "rpf"))
                 return;
-            if (!adds_constraint &&
+            if (!ctx.adds_constraint &&
                 !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)))
                 return acts.refuse();
             f.form = Form::ValidateConstraint;
@@ -302,12 +424,18 @@ void alter_table(AlterTableStmt *stmt, Actions &acts) {
         case AT_DropColumn: {
             if (!acts.require(relid, "rpcf"))
                 return;
-            Column state = column_state(relid, cmd->name, added, acts);
+            Column state = column_state(ctx, cmd->name, acts);
             if (state == Column::Missing) {
                 if (!cmd->missing_ok)
                     acts.refuse();
                 continue;
             }
+            AttrNumber attnum = get_attnum(relid, cmd->name);
+            if (state == Column::Exists &&
+                (gd_is_typed_table(relid) || gd_column_is_inherited(relid, attnum) ||
+                 gd_column_in_partition_key(relid, attnum) ||
+                 (cmd->behavior == DROP_RESTRICT && gd_drop_is_restricted(relid, attnum))))
+                return acts.refuse();
             f.form = Form::DropColumn;
             break;
         }
@@ -424,6 +552,11 @@ void drop(DropStmt *stmt, Actions &acts) {
             acts.find(makeRangeVarFromNameList(castNode(List, lfirst(lc))), stmt->missing_ok);
         if (!OidIsValid(relid) || !acts.require(relid, kinds))
             continue;
+        // RESTRICT refuses what other objects depend on, unless the same
+        // statement drops them too: only a single object is judged here.
+        if (stmt->behavior == DROP_RESTRICT && list_length(stmt->objects) == 1 &&
+            form == Form::DropTable && gd_drop_is_restricted(relid, 0))
+            return acts.refuse();
         Facts f = facts_of(form);
         f.concurrent = stmt->concurrent;
         if (form == Form::DropIndex) {
@@ -448,6 +581,7 @@ void rename(RenameStmt *stmt, Actions &acts) {
         // new one free.
         if (!acts.require(relid, "rvmciIfp") ||
             gd_user_column(relid, stmt->subname) == InvalidAttrNumber ||
+            gd_column_is_inherited(relid, get_attnum(relid, stmt->subname)) ||
             get_attnum(relid, stmt->newname) != InvalidAttrNumber)
             return acts.refuse();
         acts.add(relid, AccessExclusiveLock, facts_of(Form::RenameColumn), GD_PRIV_OWNER,
@@ -500,9 +634,12 @@ void reindex(ReindexStmt *s, Actions &acts) {
     if (!OidIsValid(relid))
         return;
     bool index = s->kind == REINDEX_OBJECT_INDEX;
-    // System catalogs may be reindexed, but not concurrently.
+    // System catalogs may be reindexed, but not concurrently; partitioned
+    // relations only outside a transaction block (a transaction each).
     if (!acts.require(relid, index ? "iI" : "rmpt", !f.concurrent))
         return;
+    if (gd_relkind_in(relid, "pI") && IsTransactionBlock())
+        return acts.refuse();
     if (index)
         add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
                          f.concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock, f,
@@ -518,7 +655,8 @@ void cluster(ClusterStmt *s, Actions &acts) {
     if (!OidIsValid(relid) || !acts.require(relid, "rmpt", true))
         return;
     if (IsSharedRelation(relid) ||
-        (s->indexname != nullptr && !OidIsValid(index_of(relid, s->indexname))))
+        (s->indexname != nullptr ? !OidIsValid(index_of(relid, s->indexname))
+                                 : !gd_has_clustered_index(relid)))
         return acts.refuse();
     acts.add(relid, AccessExclusiveLock, facts_of(Form::Cluster), GD_PRIV_OWNER);
 }
@@ -587,8 +725,15 @@ void truncate_tables(Node *stmt, Actions &acts) {
     ListCell *lc;
     foreach (lc, castNode(TruncateStmt, stmt)->relations) {
         Oid relid = acts.find(castNode(RangeVar, lfirst(lc)), false);
-        if (OidIsValid(relid) && acts.require(relid, "rpf"))
-            acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate), GD_PRIV_TRUNCATE);
+        if (!OidIsValid(relid) || !acts.require(relid, "rpf"))
+            return;
+        // A foreign table is truncated by its wrapper's handler, if it has one.
+        if (gd_relkind_in(relid, "f") &&
+            !OidIsValid(
+                GetForeignDataWrapper(GetForeignServer(GetForeignServerIdByRelId(relid))->fdwid)
+                    ->fdwhandler))
+            return acts.refuse();
+        acts.add(relid, AccessExclusiveLock, facts_of(Form::Truncate), GD_PRIV_TRUNCATE);
     }
 }
 
