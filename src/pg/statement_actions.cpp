@@ -186,15 +186,17 @@ struct AlterContext {
     List *added;      // names of the columns the statement adds
     bool adds_unique; // a UNIQUE or PRIMARY KEY, which a foreign key may use
     bool adds_constraint;
+    bool drops_constraint; // PostgreSQL drops before it adds: a primary key too
 };
 
 AlterContext alter_context(Oid relid, AlterTableStmt *stmt) {
-    AlterContext ctx{relid, NIL, false, false};
+    AlterContext ctx{relid, NIL, false, false, false};
     ListCell *lc;
     foreach (lc, stmt->cmds) {
         auto *cmd = castNode(AlterTableCmd, lfirst(lc));
         if (cmd->subtype == AT_AddColumn)
             ctx.added = lappend(ctx.added, castNode(ColumnDef, cmd->def)->colname);
+        ctx.drops_constraint = ctx.drops_constraint || cmd->subtype == AT_DropConstraint;
         if (cmd->subtype == AT_AddConstraint) {
             ctx.adds_constraint = true;
             if (IsA(cmd->def, Constraint)) {
@@ -275,7 +277,7 @@ bool unique_valid(const AlterContext &ctx, Constraint *con) {
     if (!constraint_columns(ctx.relid, con->including, &ctx, attnums + n, INDEX_MAX_KEYS - n,
                             &included, &known))
         return false;
-    if (con->contype == CONSTR_PRIMARY && gd_has_primary_key(ctx.relid))
+    if (con->contype == CONSTR_PRIMARY && !ctx.drops_constraint && gd_has_primary_key(ctx.relid))
         return false;
     return !known || !gd_relkind_in(ctx.relid, "p") ||
            gd_partition_key_within(ctx.relid, attnums, n);
