@@ -270,6 +270,33 @@ attacker_database('public_shadows', 1, shadows('public') . look_alike_tables('pu
 ok(!superuser_pwned($offset), 'CREATE EXTENSION ran none of the shadows in public');
 real_log_works('public_shadows', 'public', $offset);
 
+# 6. guarded_ddl installed by a superuser who is one no longer: that role
+# owns the log tables and can put a trigger on them. Its database counts as
+# not having guarded_ddl, even for a writer already connected.
+$offset = begin_case();
+$node->safe_psql('postgres', 'CREATE ROLE former_admin LOGIN SUPERUSER');
+attacker_database('demoted_owner', 0);
+$node->safe_psql('demoted_owner', 'CREATE EXTENSION guarded_ddl',
+    extra_params => [ '-U', 'former_admin' ]);
+$node->safe_psql('demoted_owner', 'CREATE TABLE public.before_demotion (a int)');
+is($node->safe_psql('demoted_owner', q{SELECT guarded_ddl.flush();
+    SELECT count(*) FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE public.before_demotion%'}),
+    "t
+1", 'while its owner is a superuser the extension\'s log is written');
+$node->safe_psql('postgres', 'ALTER ROLE former_admin NOSUPERUSER');
+($ret, $out, $err) = $node->psql('demoted_owner', q{
+CREATE TRIGGER pwn_row BEFORE INSERT ON guarded_ddl.ddl_log
+    FOR EACH ROW EXECUTE FUNCTION public.pwn_trigger();
+ALTER TABLE guarded_ddl.ddl_log ENABLE ALWAYS TRIGGER pwn_row;},
+    extra_params => [ '-U', 'former_admin' ]);
+is($ret, 0, 'the demoted owner puts a trigger on the log') or diag($err);
+as_dbowner('demoted_owner', 'CREATE TABLE public.after_demotion (a int)');
+drain();
+ok($node->log_contains(
+        qr/guarded_ddl is not installed in this database\n.*"CREATE TABLE public.after_demotion/, $offset),
+    'with a demoted owner the records go to the server log');
+nothing_gained($offset, 'demoted owner');
+
 # The real extension's tables stay out of the database owner's reach.
 $offset = begin_case();
 ($ret, $out, $err) = as_dbowner('public_shadows',
