@@ -305,12 +305,16 @@ COMMENT ON TABLE guarded_ddl.lock_log IS 'guarded_ddl audit log: the relation lo
 -- go on above the restored ones.
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.ddl_log', '');
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.lock_log', '');
+-- Qualified throughout: CREATE EXTENSION runs as a superuser under the
+-- database's search_path, and a database owner's public.format(text, bigint)
+-- or numeric * integer operator would match better than pg_catalog's.
 DO $$
 DECLARE
-    start_id bigint := (extract(epoch FROM clock_timestamp()) * 1000000)::bigint;
+    start_id pg_catalog.int8 := (EXTRACT(epoch FROM pg_catalog.clock_timestamp())
+                                 OPERATOR(pg_catalog.*) 1000000)::pg_catalog.int8;
 BEGIN
-    EXECUTE format('ALTER SEQUENCE guarded_ddl.ddl_log_id_seq RESTART WITH %s', start_id);
-    EXECUTE format('ALTER SEQUENCE guarded_ddl.lock_log_id_seq RESTART WITH %s', start_id);
+    EXECUTE pg_catalog.format('ALTER SEQUENCE guarded_ddl.ddl_log_id_seq RESTART WITH %s', start_id);
+    EXECUTE pg_catalog.format('ALTER SEQUENCE guarded_ddl.lock_log_id_seq RESTART WITH %s', start_id);
 END $$;
 
 -- A GRANT by mistake must not open the log: only superusers (the writer, and

@@ -8,10 +8,19 @@
 // subtransaction so one it cannot insert is logged to the server log and
 // skipped, and sends records to the server log when the database has no
 // guarded_ddl.
+//
+// It runs as a superuser in databases whose owners are not, so it trusts
+// nothing there by name: it writes only into the tables that pg_depend
+// shows are members of the installed extension (pg/extension_objects.hpp),
+// locked and checked again before each insert, with search_path pinned to
+// pg_catalog, pg_temp and every function, type and operator of its SQL
+// qualified. What runs in the insert is then the tables' own defaults,
+// constraints and indexes, which only a superuser can have defined.
 #include "pg/prelude.hpp"
 
 #include "pg/audit_shmem.hpp"
 #include "pg/cpp_boundary.hpp"
+#include "pg/extension_objects.hpp"
 #include "pg/report.hpp"
 
 #include "core/audit_json.hpp"
@@ -24,6 +33,7 @@ extern "C" {
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
@@ -51,19 +61,26 @@ constexpr long gather_pause_ms = 5;
 // batch fails) goes through the very same path. Objects and rule ids travel
 // as one string per record ('\n' and ',' separated): arrays of arrays would
 // have to be rectangular.
+//
+// Every function, type and operator is qualified, and the search_path is
+// pinned besides: a database owner can put functions, domains and
+// operators named like these ahead of pg_catalog with ALTER DATABASE or
+// ALTER ROLE ALL IN DATABASE ... SET search_path. The target table is %s:
+// the verified table's qualified name.
 const char *const insert_statements_sql =
-    "INSERT INTO guarded_ddl.ddl_log (started_at, session_role, executing_role, "
+    "INSERT INTO %s (started_at, session_role, executing_role, "
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
     "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid) "
-    "SELECT c1, c2, c3, c4, c5::inet, c6, c7::xid8, c8, c9, c10, "
-    "coalesce(string_to_array(c11, E'\\n'), '{}'), c12, c13, "
-    "coalesce(string_to_array(c14, ','), '{}'), c15, c16, c17, c18, c19, c20, c21, c22, c23, "
-    "c24::xid8 "
-    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-    "$18, $19, $20, $21, $22, $23, $24) WITH ORDINALITY "
+    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
+    "r.c9, r.c10, "
+    "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
+    "'{}'::pg_catalog.text[]), r.c12, r.c13, "
+    "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
+    "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8 "
+    "FROM %s WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, c24, n) ORDER BY n RETURNING id";
+    "c19, c20, c21, c22, c23, c24, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) RETURNING id";
 constexpr int statement_columns = 24;
 const Oid statement_column_types[statement_columns] = {
     TIMESTAMPTZOID, TEXTOID,   TEXTOID,   TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,
@@ -71,19 +88,49 @@ const Oid statement_column_types[statement_columns] = {
     TEXTOID,        FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 const char *const insert_locks_sql =
-    "INSERT INTO guarded_ddl.lock_log (ddl_id, relation_oid, relation, lock_mode, granted, "
+    "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
     "wait_ms, attempts, blockers) "
-    "SELECT c1, c2, c3, c4, c5, c6, c7, c8::jsonb "
-    "FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) AS r(c1, c2, c3, c4, c5, c6, c7, c8)";
+    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb "
+    "FROM %s AS r(c1, c2, c3, c4, c5, c6, c7, c8)";
 constexpr int lock_columns = 8;
 const Oid lock_column_types[lock_columns] = {INT8OID, OIDOID,    TEXTOID, TEXTOID,
                                              BOOLOID, FLOAT8OID, INT4OID, TEXTOID};
 
+// sql (one of the two above) for the table relid: its qualified name, and
+// ROWS FROM (pg_catalog.unnest($1), ..., pg_catalog.unnest($columns)).
+char *insert_sql(const char *sql, Oid relid, int columns) {
+    const char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                                  get_rel_name(relid));
+    StringInfoData rows;
+    initStringInfo(&rows);
+    appendStringInfoString(&rows, "ROWS FROM (");
+    for (int c = 1; c <= columns; c++)
+        appendStringInfo(&rows, "%spg_catalog.unnest($%d)", c > 1 ? ", " : "", c);
+    appendStringInfoChar(&rows, ')');
+    return psprintf(sql, name, rows.data);
+}
+
 constexpr int max_lock_rows = gd_audit_max_batch * guarded_ddl::max_locks_per_statement;
 
-// Prepared once per writer; kept across transactions.
+// Prepared once per writer for the verified tables; kept across
+// transactions, and prepared again when the tables are other ones (the
+// extension was dropped and created again).
 SPIPlanPtr insert_statements_plan = nullptr;
 SPIPlanPtr insert_locks_plan = nullptr;
+Oid planned_ddl_log = InvalidOid;
+Oid planned_lock_log = InvalidOid;
+
+void plan_for(Oid ddl_log, Oid lock_log) {
+    if (ddl_log == planned_ddl_log && lock_log == planned_lock_log)
+        return;
+    for (SPIPlanPtr *plan : {&insert_statements_plan, &insert_locks_plan}) {
+        if (*plan != nullptr)
+            (void)SPI_freeplan(*plan);
+        *plan = nullptr;
+    }
+    planned_ddl_log = ddl_log;
+    planned_lock_log = lock_log;
+}
 
 // The rows of one insert, column by column, turned into array parameters.
 template <int Columns, int MaxRows> struct ColumnBatch {
@@ -123,7 +170,8 @@ template <int Columns, int MaxRows> struct ColumnBatch {
                                                   const_cast<bool *>(nulls[c]), 1, dims, lbs,
                                                   types[c], typlen, typbyval, typalign));
     }
-    void execute(SPIPlanPtr *plan, const char *sql, int expected) const {
+    // Inserts the rows into relid with sql (for insert_sql).
+    void execute(SPIPlanPtr *plan, const char *sql, Oid relid, int expected) const {
         Datum params[Columns];
         Oid array_types[Columns];
         for (int c = 0; c < Columns; c++) {
@@ -131,7 +179,7 @@ template <int Columns, int MaxRows> struct ColumnBatch {
             array_types[c] = get_array_type(types[c]);
         }
         if (*plan == nullptr) {
-            *plan = SPI_prepare(sql, Columns, array_types);
+            *plan = SPI_prepare(insert_sql(sql, relid, Columns), Columns, array_types);
             if (*plan == nullptr)
                 elog(ERROR, "guarded_ddl: could not prepare audit insert: %s",
                      SPI_result_code_string(SPI_result));
@@ -208,14 +256,27 @@ void add_lock_row(LockBatch &b, Datum ddl_id, const LockRecord &l) {
     b.next_row();
 }
 
-// Inserts the records (slots of the queue) and their lock rows: two
-// statements, whatever the number of records.
-void insert_entries(const int *slots, int n) {
+// Locks the log tables found installed for the insert, then checks that
+// they still are the extension's: a DROP EXTENSION may have committed since
+// they were looked up, and a look-alike taken their names. Holding the
+// locks, nobody can drop, rename or alter them until the writer commits.
+// False when they changed: try again later.
+bool lock_log_tables(Oid ddl_log, Oid lock_log) {
+    LockRelationOid(ddl_log, RowExclusiveLock);
+    LockRelationOid(lock_log, RowExclusiveLock);
+    const GdExtensionObjects *now = gd_extension_objects();
+    return now->ddl_log == ddl_log && now->lock_log == lock_log;
+}
+
+// Inserts the records (slots of the queue) and their lock rows into the
+// verified tables: two statements, whatever the number of records.
+void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
+    plan_for(ddl_log, lock_log);
     auto *statements = static_cast<StatementBatch *>(palloc(sizeof(StatementBatch)));
     new (statements) StatementBatch(statement_column_types);
     for (int i = 0; i < n; i++)
         add_statement_row(*statements, *gd_audit_entry(slots[i]));
-    statements->execute(&insert_statements_plan, insert_statements_sql, n);
+    statements->execute(&insert_statements_plan, insert_statements_sql, ddl_log, n);
 
     auto *locks = static_cast<LockBatch *>(palloc(sizeof(LockBatch)));
     new (locks) LockBatch(lock_column_types);
@@ -227,29 +288,28 @@ void insert_entries(const int *slots, int n) {
             add_lock_row(*locks, id, r.locks[l]);
     }
     if (locks->rows > 0)
-        locks->execute(&insert_locks_plan, insert_locks_sql, locks->rows);
+        locks->execute(&insert_locks_plan, insert_locks_sql, lock_log, locks->rows);
 }
 
-bool log_tables_exist() {
-    Oid nsp = get_namespace_oid("guarded_ddl", true);
-    return OidIsValid(nsp) && OidIsValid(get_relname_relid("ddl_log", nsp)) &&
-           OidIsValid(get_relname_relid("lock_log", nsp));
-}
-
-// Writes records in a subtransaction; what became of them goes to results.
-// Returns false when the insert failed for a reason other than a busy lock,
-// leaving the results alone.
-bool write_entries(const int *slots, int n, GdWriteResult *results, MemoryContext batch_context) {
+// Writes records into the log tables in a subtransaction; what became of
+// them goes to results. Returns false when the insert failed for a reason
+// other than a busy lock, leaving the results alone.
+bool write_entries(const int *slots, int n, Oid ddl_log, Oid lock_log, GdWriteResult *results,
+                   MemoryContext batch_context) {
     ResourceOwner owner = CurrentResourceOwner;
     BeginInternalSubTransaction(nullptr);
     MemoryContextSwitchTo(batch_context);
     bool written = true;
     PG_TRY();
     {
-        insert_entries(slots, n);
+        GdWriteResult result = GD_WRITE_RETRY;
+        if (lock_log_tables(ddl_log, lock_log)) {
+            insert_entries(slots, n, ddl_log, lock_log);
+            result = GD_WRITE_DONE;
+        }
         ReleaseCurrentSubTransaction();
         for (int i = 0; i < n; i++)
-            results[i] = GD_WRITE_DONE;
+            results[i] = result;
     }
     PG_CATCH();
     {
@@ -295,19 +355,22 @@ bool write_batch(const int *slots, int n, MemoryContext batch_context) {
     SPI_connect();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "writing audit records");
-    if (!log_tables_exist()) {
+    const GdExtensionObjects *installed = gd_extension_objects();
+    Oid ddl_log = installed->ddl_log;
+    Oid lock_log = installed->lock_log;
+    if (!OidIsValid(ddl_log) || !OidIsValid(lock_log)) {
         for (int i = 0; i < n; i++) {
             gd_audit_log_entry(gd_audit_entry(slots[i]),
                                "guarded_ddl is not installed in this database");
             results[i] = GD_WRITE_NOT_INSTALLED;
         }
-    } else if (!write_entries(slots, n, results, batch_context)) {
+    } else if (!write_entries(slots, n, ddl_log, lock_log, results, batch_context)) {
         // One record the table refuses must not cost the others: one by one.
         for (int i = 0; i < n; i++) {
             if (retry)
                 results[i] = GD_WRITE_RETRY;
             else
-                (void)write_entries(&slots[i], 1, &results[i], batch_context);
+                (void)write_entries(&slots[i], 1, ddl_log, lock_log, &results[i], batch_context);
             retry = results[i] == GD_WRITE_RETRY;
         }
     } else {
@@ -348,6 +411,11 @@ void gd_audit_writer_main(Datum main_arg) {
     // Triggers a DBA adds to the log tables fire for it only when ENABLE
     // ALWAYS.
     SetConfigOption("session_replication_role", "replica", PGC_SUSET, PGC_S_OVERRIDE);
+    // The database's owner sets what ALTER DATABASE and ALTER ROLE ALL IN
+    // DATABASE apply to every session, this one included: none of it may
+    // resolve a name in the writer's SQL, or keep it from writing.
+    SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+    SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
 
     // A batch needs a few kB; the sizes are spelt out because PostgreSQL's
     // ALLOCSET_*_SIZES macros multiply in int.

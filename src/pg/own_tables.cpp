@@ -1,9 +1,15 @@
 #include "pg/own_tables.hpp"
 
+#include "pg/extension_objects.hpp"
+
 void gd_protect_own_tables(const GdAction *actions, int n_actions, const char *command_tag) {
     if (n_actions == 0 || superuser())
         return;
-    Oid own_schema = get_namespace_oid("guarded_ddl", true);
+    // The installed extension's schema, checked by membership: a look-alike
+    // schema named guarded_ddl belongs to whoever made it, and so do its
+    // tables. Nobody but a superuser can create anything in the real one,
+    // so all of its relations are the extension's.
+    Oid own_schema = gd_extension_schema();
     if (!OidIsValid(own_schema))
         return;
     for (int i = 0; i < n_actions; i++) {

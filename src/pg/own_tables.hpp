@@ -6,6 +6,6 @@
 
 #include "pg/statement_actions.hpp"
 
-// ERROR (42501) when a non-superuser's statement would act on a table in
-// schema guarded_ddl.
+// ERROR (42501) when a non-superuser's statement would act on a relation in
+// the installed extension's schema (not a look-alike of that name).
 void gd_protect_own_tables(const GdAction *actions, int n_actions, const char *command_tag);

@@ -1,6 +1,7 @@
 #include "pg/policy_store.hpp"
 
 #include "pg/cpp_boundary.hpp"
+#include "pg/extension_objects.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -29,10 +30,10 @@ PG_FUNCTION_INFO_V1(gd_forget_dropped_tables);
 
 namespace {
 
-// The extension's schema, when the extension is installed here.
+// The extension's schema, when the extension is installed here: checked by
+// membership, so a look-alike schema of that name is never used.
 Oid extension_schema(void) {
-    Oid extension = get_extension_oid("guarded_ddl", true);
-    return OidIsValid(extension) ? get_namespace_oid("guarded_ddl", true) : InvalidOid;
+    return gd_extension_schema();
 }
 
 // A function of the extension's schema taking one argument of argtype.
