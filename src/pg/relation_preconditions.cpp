@@ -6,6 +6,7 @@ extern "C" {
 #include "access/table.h"
 #include "catalog/catalog.h"
 #include "catalog/dependency.h"
+#include "catalog/index.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
@@ -272,6 +273,11 @@ bool gd_drop_is_restricted(Oid relid, AttrNumber attnum) {
             return true;
     }
     return false;
+}
+
+Oid gd_index_of(Oid relid, const char *name) {
+    Oid index = get_relname_relid(name, get_rel_namespace(relid));
+    return OidIsValid(index) && IndexGetRelation(index, true) == relid ? index : InvalidOid;
 }
 
 bool gd_has_clustered_index(Oid relid) {

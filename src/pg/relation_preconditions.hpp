@@ -55,6 +55,9 @@ bool gd_column_type_is_pinned(Oid relid, AttrNumber attnum);
 // them among attnums (n of them), as a UNIQUE or PRIMARY KEY on it needs.
 bool gd_partition_key_within(Oid relid, const AttrNumber *attnums, int n);
 
+// The index of relid's schema named name, when it is one of relid's.
+Oid gd_index_of(Oid relid, const char *name);
+
 // relid's indexes, as pg_index has them.
 bool gd_has_clustered_index(Oid relid);
 bool gd_has_primary_key(Oid relid);
