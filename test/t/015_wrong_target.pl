@@ -533,6 +533,19 @@ diag scalar(@data_blocked)
   . ' cases vanilla fails on the data (class 23) and guarded blocks with GD001 first:';
 diag join("\n", @data_blocked) if @data_blocked;
 
+# Every case's outcome, for whoever reads the mismatches.
+my $all = "$PostgreSQL::Test::Utils::tmp_check/wrong_target_cases.txt";
+PostgreSQL::Test::Utils::append_to_file($all,
+    join('', map {
+        my $e = $ge->{ $_->{id} };
+        sprintf("%-10s | %-7s | %-7s | %-16s | %s\n", $_->{role}, show($vx->{ $_->{id} }),
+            show($gx->{ $_->{id} }),
+            $e->{state} eq 'OK' ? "rows=$e->{n} rules=$e->{rules}" : show($e), $_->{sql})
+    } @cases));
+my @unanswered = grep { !$vx->{ $_->{id} } || !$gx->{ $_->{id} } || !$ge->{ $_->{id} } } @cases;
+ok(!@unanswered, 'every case has an outcome on both servers and from explain()')
+  or diag join("\n", map { "$_->{role}: $_->{sql}" } @unanswered);
+
 my $findings = "$PostgreSQL::Test::Utils::tmp_check/wrong_target_mismatches.txt";
 PostgreSQL::Test::Utils::append_to_file($findings,
     join("\n", '# execution: role | vanilla | guarded | statement', @mismatch,
