@@ -95,8 +95,8 @@ CREATE TABLE app.ptab_def PARTITION OF app.ptab DEFAULT;
 INSERT INTO app.ptab VALUES (1, 'x'), (2, 'zz');
 CREATE INDEX ptab_b_idx ON app.ptab (b);
 CREATE TABLE app.rtab (a int, b text) PARTITION BY RANGE (a);
-CREATE TABLE app.rtab_1 PARTITION OF app.rtab FOR VALUES FROM (0) TO (100);
-INSERT INTO app.rtab VALUES (1, 'r');
+CREATE TABLE app.rtab_1 PARTITION OF app.rtab FOR VALUES FROM (-100) TO (0);
+INSERT INTO app.rtab VALUES (-1, 'r');
 CREATE VIEW app.vw AS SELECT a, b FROM app.tbl;
 CREATE MATERIALIZED VIEW app.mv AS SELECT a, b FROM app.tbl;
 CREATE MATERIALIZED VIEW app.mvu AS SELECT a, b FROM app.tbl;
@@ -117,7 +117,7 @@ DROP INDEX IF EXISTS app.cic_idx;
 CREATE INDEX IF NOT EXISTS tbl_a_idx ON app.tbl (a);
 DO $$BEGIN
   IF NOT EXISTS (SELECT FROM pg_inherits WHERE inhrelid = 'app.rtab_1'::regclass) THEN
-    ALTER TABLE app.rtab ATTACH PARTITION app.rtab_1 FOR VALUES FROM (0) TO (100);
+    ALTER TABLE app.rtab ATTACH PARTITION app.rtab_1 FOR VALUES FROM (-100) TO (0);
   END IF;
 END$$;
 RESET guarded_ddl.mode;
@@ -128,7 +128,7 @@ SQL
 
 # Relations of every kind, and names that resolve to nothing.
 my @relations = qw(
-  app.tbl app.ptab app.ptab_x app.ptab_def app.rtab app.rtab_1
+  app.tbl app.tbl2 app.ptab app.ptab_x app.ptab_def app.rtab app.rtab_1
   app.vw app.mv app.mvu app.seq app.ft app.tbl_a_idx app.ptab_b_idx app.ctype
   pg_catalog.pg_class pg_catalog.pg_attribute app.others_tbl
   app.nosuch nosuch_schema.nosuch);
@@ -144,11 +144,11 @@ my @types = qw(app.dom app.dom_other app.ctype app.tbl app.vw pg_catalog.int4
 my @templates = (
     # ATTACH / DETACH
     [q{ALTER TABLE %R ATTACH PARTITION app.tbl2 FOR VALUES IN ('a')}],
-    [q{ALTER TABLE %R ATTACH PARTITION app.tbl2 FOR VALUES FROM (1000) TO (2000)}],
+    [q{ALTER TABLE %R ATTACH PARTITION app.tbl2 FOR VALUES FROM (0) TO (2000)}],
     [q{ALTER TABLE %R ATTACH PARTITION app.tbl2 DEFAULT}],
     [q{ALTER TABLE app.ptab ATTACH PARTITION %R FOR VALUES IN ('a')}],
     [q{ALTER TABLE app.ptab ATTACH PARTITION %R DEFAULT}],
-    [q{ALTER TABLE app.rtab ATTACH PARTITION %R FOR VALUES FROM (100) TO (200)}],
+    [q{ALTER TABLE app.rtab ATTACH PARTITION %R FOR VALUES FROM (0) TO (2000)}],
     [q{ALTER TABLE %R DETACH PARTITION app.ptab_x}],
     [q{ALTER TABLE app.ptab DETACH PARTITION %R}],
     [q{ALTER TABLE app.rtab DETACH PARTITION %R CONCURRENTLY}, 1],
@@ -442,6 +442,21 @@ sub refused_upfront
     return $v->{state} eq 'SKIP' || ($v->{state} eq 'ERROR' && $v->{sqlstate} !~ /^23/);
 }
 
+# A mismatch that is GD001 where vanilla refused for a reason other than the
+# named preconditions: existence (42P01, 3F000, 42704 "does not exist"),
+# relkind (42809), ownership or privilege (42501, and VACUUM's "skipping"),
+# columns (42703, 42701, 42P10, system columns). Crashes, XX000 and any other
+# wrong SQLSTATE are always counted with the named ones.
+sub beyond_named_preconditions
+{
+    my ($v, $g) = @_;
+    return 0 unless $g->{state} eq 'ERROR' && $g->{sqlstate} eq 'GD001' && $v->{state} eq 'ERROR';
+    return 0 if $v->{sqlstate} =~ /^(42P01|3F000|42809|42501|42703|42701|42P10)$/;
+    return 0 if $v->{sqlstate} eq '42704' && $v->{message} =~ /does not exist/;
+    return 0 if $v->{message} =~ /system column/;
+    return 1;
+}
+
 my (@mismatch, @explain_bad, @leaks, @blocked_ok, @data_blocked);
 my (%group_bad, %explain_group_bad, @group_order, %seen_group);
 for my $c (@cases)
@@ -476,7 +491,7 @@ for my $c (@cases)
     unless ($good)
     {
         push @mismatch, $row;
-        push @{ $group_bad{$group} }, $row;
+        push @{ $group_bad{$group}{ beyond_named_preconditions($v, $g) ? 'other' : 'named' } }, $row;
     }
 
     # explain(): never a crash or XX000; nothing said about a statement
@@ -513,8 +528,19 @@ for my $c (@cases)
 
 for my $group (@group_order)
 {
-    my $bad = $group_bad{$group} || [];
+    my $bad = $group_bad{$group}{named} || [];
     ok(!@$bad, "execution matches vanilla: $group")
+      or diag join("\n", 'role       | vanilla | guarded | statement', @$bad);
+}
+# GD001 where PostgreSQL refuses up front for a reason other than the
+# preconditions the issue names (existence, relkind, ownership or privilege,
+# columns): dependent objects, no previously clustered index, a feature
+# partitioned or foreign tables lack, ... A rule must not fire there either,
+# but these are asserted apart so the two kinds of work show separately.
+for my $group (@group_order)
+{
+    my $bad = $group_bad{$group}{other} || [];
+    ok(!@$bad, "execution matches vanilla, other up-front refusals: $group")
       or diag join("\n", 'role       | vanilla | guarded | statement', @$bad);
 }
 for my $group (@group_order)
