@@ -159,11 +159,14 @@ REVOKE ALL ON FUNCTION guarded_ddl.revoke_approval(bigint) FROM PUBLIC;
 -- Called by the hook (through fmgr, with these definer rights) when a rule
 -- would block: the id of an active approval, or 0. Without consume it only
 -- looks (explain(), and the hook before it queues for the table's lock), and
--- takes no lock that could wait. consume counts a use; the hook does so once
--- it holds the table's lock, so two statements on the table never race for
--- the row. A row locked by another transaction (a revoke in flight, or a use
--- the guard did not serialise) is skipped rather than waited for: never wait
--- holding the table's lock.
+-- takes no row lock. consume counts a use; the hook does so once it holds
+-- the table's lock, so two statements on the table rarely race for the row.
+-- A row locked by another transaction (a revoke in flight, or a use by a
+-- statement whose lock does not conflict) is waited for, as long as the
+-- hook's lock_timeout allows (guarded_ddl.lock_timeout, set by the caller),
+-- and then re-checked: skipping it would turn an approved statement into a
+-- block without saying why. The hook reports a wait that runs out as 55P03
+-- naming this table.
 CREATE FUNCTION guarded_ddl.take_approval(rule text, relid oid, consume boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -188,7 +191,7 @@ BEGIN
        AND a.uses < a.uses_allowed
      ORDER BY a.expires_at
      LIMIT 1
-       FOR UPDATE SKIP LOCKED;
+       FOR UPDATE;
     IF found_id IS NULL THEN
         RETURN 0;
     END IF;

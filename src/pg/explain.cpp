@@ -1,6 +1,7 @@
 // guarded_ddl.explain(sql): what each statement of a migration would do and
 // what guarded_ddl would say, without executing anything or taking any lock
-// that could wait. It runs the very analysis the hook runs.
+// that could wait, but for guarded_ddl's own tables, waited for no longer
+// than guarded_ddl.lock_timeout. It runs the very analysis the hook runs.
 #include "pg/prelude.hpp"
 
 #include "core/input_limits.hpp"
