@@ -59,7 +59,12 @@ CREATE TABLE guarded_ddl.approval (
     uses_allowed integer NOT NULL CHECK (uses_allowed > 0),
     uses integer NOT NULL DEFAULT 0,
     revoked_by name,
-    revoked_at timestamptz
+    revoked_at timestamptz,
+    -- When the relation was dropped: the approval can never be used again
+    -- (a new relation may get the same OID). Kept, not deleted, because the
+    -- audit log names approval ids and a reviewer wants the reason, above
+    -- all for the DROP that used the approval itself.
+    dropped_at timestamptz
 );
 CREATE INDEX approval_rule_relid ON guarded_ddl.approval (rule, relid);
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.approval', '');
@@ -120,6 +125,13 @@ BEGIN
     IF uses < 1 THEN
         RAISE EXCEPTION 'guarded_ddl.approve: uses must be at least 1' USING ERRCODE = '22023';
     END IF;
+    -- No rule fires on a temporary table, and one dropped at the end of its
+    -- session fires no sql_drop trigger: its approval would outlive it.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: % is a temporary relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'guarded_ddl never blocks statements on temporary relations.';
+    END IF;
     INSERT INTO guarded_ddl.approval (rule, relid, relation, reason, approved_by, expires_at, uses_allowed)
     VALUES (rule, relation, relation::text, reason, session_user, now() + valid_for, uses)
     RETURNING id INTO new_id;
@@ -147,11 +159,14 @@ REVOKE ALL ON FUNCTION guarded_ddl.revoke_approval(bigint) FROM PUBLIC;
 -- Called by the hook (through fmgr, with these definer rights) when a rule
 -- would block: the id of an active approval, or 0. Without consume it only
 -- looks (explain(), and the hook before it queues for the table's lock), and
--- takes no lock that could wait. consume counts a use; the hook does so once
--- it holds the table's lock, so two statements on the table never race for
--- the row. A row locked by another transaction (a revoke in flight, or a use
--- the guard did not serialise) is skipped rather than waited for: never wait
--- holding the table's lock.
+-- takes no row lock. consume counts a use; the hook does so once it holds
+-- the table's lock, so two statements on the table rarely race for the row.
+-- A row locked by another transaction (a revoke in flight, or a use by a
+-- statement whose lock does not conflict) is waited for, as long as the
+-- hook's lock_timeout allows (guarded_ddl.lock_timeout, set by the caller),
+-- and then re-checked: skipping it would turn an approved statement into a
+-- block without saying why. The hook reports a wait that runs out as 55P03
+-- naming this table.
 CREATE FUNCTION guarded_ddl.take_approval(rule text, relid oid, consume boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -163,7 +178,8 @@ BEGIN
         SELECT a.id INTO found_id
           FROM guarded_ddl.approval AS a
          WHERE a.rule = take_approval.rule AND a.relid = take_approval.relid
-           AND a.revoked_at IS NULL AND a.expires_at > now() AND a.uses < a.uses_allowed
+           AND a.revoked_at IS NULL AND a.dropped_at IS NULL AND a.expires_at > now()
+           AND a.uses < a.uses_allowed
          ORDER BY a.expires_at
          LIMIT 1;
         RETURN coalesce(found_id, 0);
@@ -171,10 +187,11 @@ BEGIN
     SELECT a.id INTO found_id
       FROM guarded_ddl.approval AS a
      WHERE a.rule = take_approval.rule AND a.relid = take_approval.relid
-       AND a.revoked_at IS NULL AND a.expires_at > now() AND a.uses < a.uses_allowed
+       AND a.revoked_at IS NULL AND a.dropped_at IS NULL AND a.expires_at > now()
+       AND a.uses < a.uses_allowed
      ORDER BY a.expires_at
      LIMIT 1
-       FOR UPDATE SKIP LOCKED;
+       FOR UPDATE;
     IF found_id IS NULL THEN
         RETURN 0;
     END IF;
@@ -183,11 +200,16 @@ BEGIN
 END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.take_approval(text, oid, boolean) FROM PUBLIC;
 
+-- A dropped relation's approvals show no relation: its OID may name another
+-- one by now.
 CREATE VIEW guarded_ddl.approvals AS
-SELECT id, rule, relid::regclass AS relation, relation AS relation_when_approved, reason,
+SELECT id, rule, CASE WHEN dropped_at IS NULL THEN relid::regclass END AS relation,
+       relation AS relation_when_approved, reason,
        approved_by, approved_at, expires_at, uses, uses_allowed, revoked_by, revoked_at,
+       dropped_at,
        CASE WHEN revoked_at IS NOT NULL THEN 'revoked'
             WHEN uses >= uses_allowed THEN 'used'
+            WHEN dropped_at IS NOT NULL AND dropped_at < expires_at THEN 'dropped'
             WHEN expires_at <= now() THEN 'expired'
             ELSE 'active' END AS status
   FROM guarded_ddl.approval;
@@ -210,6 +232,13 @@ BEGIN
     IF rules IS NOT NULL THEN
         PERFORM guarded_ddl.check_rules(rules);
     END IF;
+    -- A temporary table dropped at the end of its session fires no sql_drop
+    -- trigger: its policy would outlive it.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: % is a temporary relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'guarded_ddl never treats temporary relations as large.';
+    END IF;
     IF large IS NULL AND rules IS NULL THEN
         DELETE FROM guarded_ddl.table_policy_entry WHERE relid = relation;
         RETURN;
@@ -227,18 +256,24 @@ CREATE VIEW guarded_ddl.table_policy AS
 SELECT relid::regclass AS relation, large, rules, set_by, set_at
   FROM guarded_ddl.table_policy_entry;
 
--- Policies follow a table through renames (they are kept by OID) and go
--- away with it. The trigger (C) fires on every drop, DROP COLUMN included,
--- and calls forget_tables only when a relation was among the dropped
--- objects: by DROP TABLE, VIEW, INDEX, SEQUENCE, SCHEMA, OWNED, EXTENSION,
--- ... or by the CASCADE of nearly any drop, ALTER TABLE DROP COLUMN too.
+-- Policies and approvals follow a table through renames (they are kept by
+-- OID) and end with it, so that a new relation given the same OID inherits
+-- nothing: the policy is deleted, the approvals are marked dropped (kept for
+-- the audit trail, never usable again). The trigger (C) fires on every drop,
+-- DROP COLUMN included, and calls forget_tables only when a relation was
+-- among the dropped objects: by DROP TABLE, VIEW, INDEX, SEQUENCE, SCHEMA,
+-- OWNED, EXTENSION, ... or by the CASCADE of nearly any drop, ALTER TABLE
+-- DROP COLUMN too. Returns how many policies and approvals it ended.
 CREATE FUNCTION guarded_ddl.forget_tables(relids oid[]) RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
     WITH forgotten AS (
-        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = ANY (relids) RETURNING 1)
-    SELECT count(*) FROM forgotten
+        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = ANY (relids) RETURNING 1),
+    ended AS (
+        UPDATE guarded_ddl.approval SET dropped_at = now()
+         WHERE relid = ANY (relids) AND dropped_at IS NULL RETURNING 1)
+    SELECT (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM ended)
 $$;
 REVOKE ALL ON FUNCTION guarded_ddl.forget_tables(oid[]) FROM PUBLIC;
 CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
@@ -246,6 +281,9 @@ CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'gd_forget_dropped_tables';
 CREATE EVENT TRIGGER guarded_ddl_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION guarded_ddl.forget_dropped_tables();
+-- Also under session_replication_role = replica: a table dropped there must
+-- not leave its policy and approvals to the next owner of its OID.
+ALTER EVENT TRIGGER guarded_ddl_forget_dropped_tables ENABLE ALWAYS;
 
 -- Audit log ---------------------------------------------------------------
 

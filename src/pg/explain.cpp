@@ -1,6 +1,7 @@
 // guarded_ddl.explain(sql): what each statement of a migration would do and
 // what guarded_ddl would say, without executing anything or taking any lock
-// that could wait. It runs the very analysis the hook runs.
+// that could wait, but for guarded_ddl's own tables, waited for no longer
+// than guarded_ddl.lock_timeout. It runs the very analysis the hook runs.
 #include "pg/prelude.hpp"
 
 #include "core/input_limits.hpp"
@@ -14,6 +15,7 @@
 extern "C" {
 #include "parser/parser.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 }
 
 using guarded_ddl::pg::invoke_cpp;
@@ -43,24 +45,47 @@ bool is_plannable(Node *stmt) {
            IsA(stmt, DeleteStmt) || IsA(stmt, MergeStmt);
 }
 
+// Whether the caller may learn the relation's size, policy and approvals:
+// it owns the relation or holds any privilege on it (pg_read_all_data and
+// the like included), as has_table_privilege would say. Names are in
+// pg_class for everyone; what the guard knows about the data is not.
+bool may_see_relation(Oid relid) {
+    bool missing = false;
+    AclMode any = ACL_ALL_RIGHTS_RELATION | ACL_USAGE;
+    return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
+}
+
 void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
-    GdDecision d = gd_decide(a, false);
 
     values[COL_STATEMENT_NO] = Int32GetDatum(statement_no);
     values[COL_COMMAND] = CStringGetTextDatum(command);
     values[COL_RELATION] = CStringGetTextDatum(a->relation);
     values[COL_LOCK_MODE] = CStringGetTextDatum(GetLockmodeName(DEFAULT_LOCKMETHOD, a->lock));
     values[COL_EFFECT] = gd_text_datum(guarded_ddl::effect_name(a->effect));
+    if (a->rule)
+        values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*a->rule).name);
+    else
+        nulls[COL_RULE] = true;
+
+    // A relation the caller may not see: what the statement would do (the
+    // form alone says that), not the verdict, size or recipe, which follow
+    // from its size, row count, policy and approvals. Nothing about them is
+    // even read.
+    if (OidIsValid(a->relid) && !may_see_relation(a->relid)) {
+        nulls[COL_VERDICT] = nulls[COL_RELATION_SIZE] = nulls[COL_HINT] = true;
+        tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+        return;
+    }
+
+    GdDecision d = gd_decide(a, false);
     values[COL_VERDICT] = gd_text_datum(guarded_ddl::verdict_name(d.verdict));
     values[COL_RELATION_SIZE] = Int64GetDatum(d.size.bytes);
-    if (a->rule) {
-        values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*a->rule).name);
+    if (a->rule)
         values[COL_HINT] = CStringGetTextDatum(gd_rule_report(*a->rule, a, command, &d).hint);
-    } else {
-        nulls[COL_RULE] = nulls[COL_HINT] = true;
-    }
+    else
+        nulls[COL_HINT] = true;
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 

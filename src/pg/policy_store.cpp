@@ -2,6 +2,7 @@
 
 #include "pg/cpp_boundary.hpp"
 #include "pg/extension_objects.hpp"
+#include "pg/own_table_lock.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -15,6 +16,7 @@ extern "C" {
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "funcapi.h"
+#include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/fmgroids.h"
@@ -94,11 +96,16 @@ List *dropped_relations(void) {
     return relids;
 }
 
+struct ForgetCall {
+    Oid function;
+    ArrayType *relids;
+};
+
 } // namespace
 
-// The sql_drop event trigger: a dropped relation's policy goes with it.
-// Deleting is guarded_ddl.forget_tables' job (SECURITY DEFINER, called by
-// OID like take_approval). Most drops (columns, defaults, constraints) drop
+// The sql_drop event trigger: a dropped relation's policy and approvals end
+// with it. Ending them is guarded_ddl.forget_tables' job (SECURITY DEFINER,
+// called by OID like take_approval). Most drops (columns, defaults, constraints) drop
 // no relation and stop at the first check.
 extern "C" Datum gd_forget_dropped_tables(PG_FUNCTION_ARGS) {
     if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
@@ -113,15 +120,32 @@ extern "C" Datum gd_forget_dropped_tables(PG_FUNCTION_ARGS) {
     Oid schema = extension_schema();
     Oid function =
         OidIsValid(schema) ? extension_function(schema, "forget_tables", OIDARRAYOID) : InvalidOid;
-    if (OidIsValid(function)) {
+    Oid policies =
+        OidIsValid(schema) ? get_relname_relid("table_policy_entry", schema) : InvalidOid;
+    Oid approvals = OidIsValid(schema) ? get_relname_relid("approval", schema) : InvalidOid;
+    if (OidIsValid(function) && OidIsValid(policies) && OidIsValid(approvals)) {
         int n = list_length(relids);
         auto *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
         ListCell *lc;
         int i = 0;
         foreach (lc, relids)
             elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
-        ArrayType *array = construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT);
-        (void)OidFunctionCall1(function, PointerGetDatum(array));
+        ForgetCall call{function,
+                        construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT)};
+        // The drop fails rather than wait behind a DBA's lock for long, or
+        // leave rows a new relation with the same OID would inherit.
+        const GdOwnTableLock locks[] = {
+            {policies, RowExclusiveLock,
+             "guarded_ddl deletes the policy of a dropped relation from this table."},
+            {approvals, RowExclusiveLock,
+             "guarded_ddl marks the approvals of a dropped relation in this table."}};
+        gd_access_own_tables(
+            locks, lengthof(locks),
+            [](void *arg) {
+                auto *c = static_cast<ForgetCall *>(arg);
+                (void)OidFunctionCall1(c->function, PointerGetDatum(c->relids));
+            },
+            &call);
     }
     PG_RETURN_VOID();
 }
@@ -174,26 +198,50 @@ Oid policy_table(void) {
     return table;
 }
 
-// Reads relid's row of the policy table (a heap scan: the table is small).
-GdTablePolicy read_table_policy(Oid table, Oid relid) {
-    GdTablePolicy policy{std::nullopt, false, {}};
-    Relation rel = table_open(table, AccessShareLock);
+struct PolicyRow {
+    Oid table;
+    Oid relid;
+    bool found;
+    bool large_null;
+    bool large;
+    char *rules; // NULL when null
+};
+
+// Reads relid's row of the policy table (a heap scan: the table is small)
+// under a lock taken by gd_access_own_tables.
+void read_policy_row(void *arg) {
+    auto *row = static_cast<PolicyRow *>(arg);
+    Relation rel = table_open(row->table, NoLock);
     ScanKeyData key;
-    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+    ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(row->relid));
     SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 1, &key);
-    char *rules = nullptr;
     if (HeapTuple tuple = systable_getnext(scan); HeapTupleIsValid(tuple)) {
         TupleDesc desc = RelationGetDescr(rel);
+        row->found = true;
+        Datum large = heap_getattr(tuple, 2, desc, &row->large_null);
+        if (!row->large_null)
+            row->large = DatumGetBool(large);
         bool isnull;
-        Datum large = heap_getattr(tuple, 2, desc, &isnull);
-        if (!isnull)
-            policy.large = DatumGetBool(large);
         Datum rules_datum = heap_getattr(tuple, 3, desc, &isnull);
         if (!isnull)
-            rules = TextDatumGetCString(rules_datum);
+            row->rules = TextDatumGetCString(rules_datum);
     }
     systable_endscan(scan);
-    table_close(rel, AccessShareLock);
+    table_close(rel, NoLock);
+}
+
+GdTablePolicy read_table_policy(Oid table, Oid relid) {
+    GdTablePolicy policy{std::nullopt, false, {}};
+    PolicyRow row{table, relid, false, true, false, nullptr};
+    const GdOwnTableLock lock{table, AccessShareLock,
+                              "guarded_ddl reads the per-table policy from this table before "
+                              "it judges a statement."};
+    gd_access_own_tables(&lock, 1, read_policy_row, &row);
+    // Held only for the read, as table_close would release it.
+    UnlockRelationOid(table, AccessShareLock);
+    if (row.found && !row.large_null)
+        policy.large = row.large;
+    char *rules = row.rules;
 
     if (rules != nullptr) {
         policy.has_rules = true;
@@ -264,6 +312,18 @@ GdTablePolicy gd_table_policy(Oid relid) {
     return policy;
 }
 
+namespace {
+
+struct ApprovalCall {
+    Oid function;
+    text *rule;
+    Oid relid;
+    bool consume;
+    int64 approval_id;
+};
+
+} // namespace
+
 int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume) {
     Oid schema = extension_schema();
     if (!OidIsValid(schema))
@@ -275,11 +335,30 @@ int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume) {
                         PointerGetDatum(args), ObjectIdGetDatum(schema));
     if (!OidIsValid(function))
         return 0;
+    Oid table = get_relname_relid("approval", schema);
+    if (!OidIsValid(table))
+        return 0;
     std::string_view name = guarded_ddl::rule(rule).name;
-    // Called by OID: fmgr honours SECURITY DEFINER, and no privilege on the
-    // schema is needed, just as for the hook itself.
-    return DatumGetInt64(OidFunctionCall3(
-        function,
-        PointerGetDatum(cstring_to_text_with_len(name.data(), static_cast<int>(name.size()))),
-        ObjectIdGetDatum(relid), BoolGetDatum(consume)));
+    ApprovalCall call{function,
+                      cstring_to_text_with_len(name.data(), static_cast<int>(name.size())), relid,
+                      consume, 0};
+    // Looking needs to read the table; taking a use updates a row, which
+    // waits for another transaction holding it (a revoke in flight, or a
+    // use by a statement whose lock does not conflict with this one): that
+    // wait is bounded as well, and its end re-checks the row.
+    const GdOwnTableLock lock{table, consume ? RowExclusiveLock : AccessShareLock,
+                              "guarded_ddl looks for a DBA's approval in this table when a rule "
+                              "would block a statement."};
+    gd_access_own_tables(
+        &lock, 1,
+        [](void *arg) {
+            auto *c = static_cast<ApprovalCall *>(arg);
+            // Called by OID: fmgr honours SECURITY DEFINER, and no privilege
+            // on the schema is needed, just as for the hook itself.
+            c->approval_id = DatumGetInt64(OidFunctionCall3(c->function, PointerGetDatum(c->rule),
+                                                            ObjectIdGetDatum(c->relid),
+                                                            BoolGetDatum(c->consume)));
+        },
+        &call);
+    return call.approval_id;
 }

@@ -18,10 +18,14 @@ struct GdTablePolicy {
 };
 
 // The policy set with guarded_ddl.set_table_policy for relid, if any.
+// Cached per backend; a read of the table waits for its lock no longer than
+// the guard's lock timeout, then fails with 55P03.
 GdTablePolicy gd_table_policy(Oid relid);
 
 // An active approval of rule on relid: its id, or 0. consume counts a use
 // (in the statement's own transaction, so a failed statement uses nothing).
+// Like gd_table_policy, waits for a lock on guarded_ddl's table no longer
+// than the guard's lock timeout, then fails with 55P03 (own_table_lock.hpp).
 int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume);
 
 // Watches drops (object_access_hook) so that the sql_drop trigger
