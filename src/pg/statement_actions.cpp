@@ -149,8 +149,13 @@ void rename(RenameStmt *stmt, GdActionList &acts) {
         if (!gd_alter_objtype_accepts(stmt->renameType, relid, true) ||
             OidIsValid(get_relname_relid(stmt->newname, get_rel_namespace(relid))))
             return acts.refuse();
+        // RenameRelation: SHARE UPDATE EXCLUSIVE for ALTER INDEX on an index,
+        // ACCESS EXCLUSIVE for every other pairing of statement and relation.
         if (gd_relkind_in(relid, "iI"))
-            acts.add(relid, ShareUpdateExclusiveLock, gd_facts_of(Form::Other), GD_PRIV_OWNER);
+            acts.add(relid,
+                     stmt->renameType == OBJECT_INDEX ? ShareUpdateExclusiveLock
+                                                      : AccessExclusiveLock,
+                     gd_facts_of(Form::Other), GD_PRIV_OWNER);
         else
             acts.add(
                 relid, AccessExclusiveLock,
