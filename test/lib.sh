@@ -187,7 +187,11 @@ gd_fetch_pg_source() { # gd_fetch_pg_source DIR
         awk -v inst="$installed" 'function minor(x) { sub(/^[0-9]+\./, "", x); return x + 0 }
             { d = minor($0) - minor(inst); print (d < 0 ? -2 * d - 1 : 2 * d) + ($0 == inst ? -1 : 0), $0 }' |
         sort -n | awk '{ print $2 }')
-    [ -n "$cand" ] || { gd_log "the mirror lists no postgresql-$GD_PG_VERSION source"; return 1; }
+    if [ -z "$cand" ]; then
+        gd_log "no postgresql-$GD_PG_VERSION source listed; apt-get update said:"
+        grep -E '^(E|W|Err):' "$dir/apt/update.log" | head -5 >&2
+        return 1
+    fi
     rm -rf "$dir/dl" && mkdir -p "$dir/dl"
     for v in $cand; do
         if (cd "$dir/dl" && apt-get "${apt[@]}" source "postgresql-$GD_PG_VERSION=$v") >"$dir/apt/source.log" 2>&1; then
