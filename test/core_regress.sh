@@ -52,7 +52,8 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 # ---- The suite and regress.so, built once per installed server version ----
 server_version=$(dpkg-query -W -f='${Version}' "postgresql-$GD_PG_VERSION" 2>/dev/null)
 cache_root=$(gd_cache_dir)
-cache=$cache_root/core-regress/$server_version
+# v2: regress.so, refint.so and autoinc.so (contrib/spi, for triggers).
+cache=$cache_root/core-regress/v2-$server_version
 mkdir -p "$cache_root/core-regress" && chmod a+rx "$cache_root" "$cache_root/core-regress"
 exec 9>"$cache_root/core-regress/.lock"
 flock 9 # two checkouts testing at once share the cache
@@ -68,20 +69,26 @@ else
         record core 0 1
         exit 1
     fi
-    # Only the suite is kept: regress.so is built against the installed
-    # server's headers (same major version, so the ABI matches).
+    # Only the suite and contrib/spi are kept: the modules the suite loads
+    # (regress.so; refint.so and autoinc.so from contrib/spi, as its
+    # GNUmakefile builds them) are built against the installed server's
+    # headers (same major version, so the ABI matches).
     mkdir -p "$cache/suite" "$cache/lib"
-    mv "$cache/src/src/test/regress" "$cache/suite/regress" && rm -rf "$cache/src" "$cache/apt/cache"
+    mv "$cache/src/src/test/regress" "$cache/suite/regress" && mv "$cache/src/contrib/spi" "$cache/suite/spi" &&
+        rm -rf "$cache/src" "$cache/apt/cache"
     cc=$(command -v gcc || command -v cc)
-    # shellcheck disable=SC2046
-    if ! "$cc" -O2 -fPIC -shared -fno-strict-aliasing -fwrapv -fexcess-precision=standard \
-        -I"$("$(gd_pg_config)" --includedir-server)" $("$(gd_pg_config)" --cppflags) \
-        "$cache/suite/regress/regress.c" -o "$cache/lib/regress.so" >"$cache/build.log" 2>&1; then
-        cat "$cache/build.log"
-        echo "FAILED: could not build regress.so from the postgresql-$GD_PG_VERSION $source_version source"
-        record core 0 1
-        exit 1
-    fi
+    : >"$cache/build.log"
+    for c in regress/regress.c spi/refint.c spi/autoinc.c; do
+        # shellcheck disable=SC2046
+        if ! "$cc" -O2 -fPIC -shared -fno-strict-aliasing -fwrapv -fexcess-precision=standard \
+            -I"$("$(gd_pg_config)" --includedir-server)" $("$(gd_pg_config)" --cppflags) \
+            "$cache/suite/$c" -o "$cache/lib/$(basename "$c" .c).so" >>"$cache/build.log" 2>&1; then
+            cat "$cache/build.log"
+            echo "FAILED: could not build $c from the postgresql-$GD_PG_VERSION $source_version source"
+            record core 0 1
+            exit 1
+        fi
+    done
     echo "$source_version" >"$cache/source_version"
     elapsed "$t0" >"$cache/build_seconds"
     touch "$cache/.complete"
