@@ -114,3 +114,95 @@ gd_stop_server() {
 }
 
 gd_psql() { gd_as_user psql -X -h "$GD_SOCKET" -p "$GD_PORT" -U postgres "$@"; }
+
+# ---- PostgreSQL's own regression suite (test/core_regress.sh) ----
+
+# Where slow one-time work (the PostgreSQL source, regress.so) is kept
+# between runs: outside the checkout, so a fresh clone on the same machine
+# reuses it.
+gd_cache_dir() {
+    if [ -n "${GD_CACHE:-}" ]; then
+        echo "$GD_CACHE"
+    elif [ "$(id -u)" -eq 0 ]; then
+        echo /var/cache/guarded_ddl
+    else
+        echo /tmp/guarded_ddl-cache
+    fi
+}
+
+# "URI SUITE" for every deb line of the system's apt sources (one-line
+# .list and deb822 .sources formats), to find the Debian mirror it uses.
+gd_apt_mirrors() {
+    local f
+    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+        [ -f "$f" ] || continue
+        sed -e 's/#.*//' -e 's/\[[^]]*\]//' "$f" | awk '$1 == "deb" { print $2, $3 }'
+    done
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk 'function flush() { if (deb && en) for (i in u) for (j in s) print u[i], s[j];
+                                delete u; delete s; deb = 0; en = 1 }
+             BEGIN { en = 1 }
+             /^[ \t]*#/ { next }
+             /^[ \t]*$/ { flush(); next }
+             tolower($1) == "types:" { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+             tolower($1) == "uris:" { for (i = 2; i <= NF; i++) u[i] = $i }
+             tolower($1) == "suites:" { for (i = 2; i <= NF; i++) s[i] = $i }
+             tolower($1) == "enabled:" { en = (tolower($2) != "no") }
+             END { flush() }' "$f"
+    done
+}
+
+# Fetches the source package of postgresql-$GD_PG_VERSION into DIR with a
+# private apt configuration (the system's sources may have no deb-src
+# lines; they are not edited): the installed server's version when the
+# mirror has it, else the nearest $GD_PG_VERSION.x it has. Prints the
+# version fetched; the unpacked tree is DIR/src.
+gd_fetch_pg_source() { # gd_fetch_pg_source DIR
+    local dir=$1 codename main sec v installed cand
+    codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
+    codename=${codename:-bookworm}
+    main=$(gd_apt_mirrors | awk -v s="$codename" '$2 == s { print $1; exit }')
+    sec=$(gd_apt_mirrors | awk -v s="$codename-security" '$2 == s || $2 == s "/updates" { print $1; exit }')
+    main=${main:-http://deb.debian.org/debian}
+    sec=${sec:-http://deb.debian.org/debian-security}
+    mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
+    local kr=/usr/share/keyrings/debian-archive-keyring.gpg opt=''
+    [ -f "$kr" ] && opt="[signed-by=$kr] "
+    {
+        echo "deb-src $opt$main $codename main"
+        echo "deb-src $opt$main $codename-updates main"
+        echo "deb-src $opt$sec $codename-security main"
+    } >"$dir/apt/sources.list"
+    local apt=(-o "Dir::Etc::SourceList=$dir/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$dir/apt/lists" -o "Dir::Cache=$dir/apt/cache"
+        -o APT::Sandbox::User=root -o Acquire::Retries=2)
+    gd_log "fetching the postgresql-$GD_PG_VERSION source package ($main, $sec)"
+    apt-get "${apt[@]}" update >"$dir/apt/update.log" 2>&1 ||
+        { cat "$dir/apt/update.log" >&2; return 1; }
+    installed=$(dpkg-query -W -f='${Version}' "postgresql-$GD_PG_VERSION" 2>/dev/null)
+    # Candidates, nearest minor version first (older before newer on a tie).
+    cand=$(apt-cache "${apt[@]}" showsrc "postgresql-$GD_PG_VERSION" 2>/dev/null |
+        sed -n 's/^Version: //p' | sort -u |
+        awk -v inst="$installed" 'function minor(x) { sub(/^[0-9]+\./, "", x); return x + 0 }
+            { d = minor($0) - minor(inst); print (d < 0 ? -2 * d - 1 : 2 * d) + ($0 == inst ? -1 : 0), $0 }' |
+        sort -n | awk '{ print $2 }')
+    if [ -z "$cand" ]; then
+        gd_log "no postgresql-$GD_PG_VERSION source listed; apt-get update said:"
+        grep -E '^(E|W|Err):' "$dir/apt/update.log" | head -5 >&2
+        return 1
+    fi
+    rm -rf "$dir/dl" && mkdir -p "$dir/dl"
+    for v in $cand; do
+        if (cd "$dir/dl" && apt-get "${apt[@]}" source "postgresql-$GD_PG_VERSION=$v") >"$dir/apt/source.log" 2>&1; then
+            [ "$v" = "$installed" ] ||
+                gd_log "postgresql-$GD_PG_VERSION $installed is not on the mirror; using the suite of $v"
+            rm -rf "$dir/src" && mv "$dir"/dl/postgresql-"$GD_PG_VERSION"-*/ "$dir/src" && rm -rf "$dir/dl"
+            echo "$v"
+            return 0
+        fi
+        rm -rf "$dir/dl" && mkdir -p "$dir/dl"
+        gd_log "postgresql-$GD_PG_VERSION=$v: $(grep -E '^E:' "$dir/apt/source.log" | head -1)"
+    done
+    return 1
+}
