@@ -74,32 +74,44 @@ DROP TABLE appr_temp;
 CREATE ROLE gd_seer;
 CREATE ROLE gd_stranger;
 GRANT USAGE ON SCHEMA guarded_ddl TO gd_seer, gd_stranger;
-CREATE TABLE secret_t (id int PRIMARY KEY, a int, b int);
-INSERT INTO secret_t SELECT g, g, g FROM generate_series(1, 1000) AS g;
+GRANT CREATE ON SCHEMA public TO gd_stranger;
+SET ROLE gd_stranger;
+CREATE DOMAIN stranger_int AS int;
+RESET ROLE;
+CREATE TABLE secret_t (id int PRIMARY KEY, a int, b int, d stranger_int);
+INSERT INTO secret_t SELECT g, g, g, g FROM generate_series(1, 1000) AS g;
 ANALYZE secret_t;
 SELECT guarded_ddl.set_table_policy('secret_t', large => true, rules => 'truncate=warn');
 SELECT guarded_ddl.approve('drop_column', 'secret_t', 'contract step') AS x_approval \gset
 GRANT SELECT ON secret_t TO gd_seer;
 \set explained 'ALTER TABLE secret_t DROP COLUMN a; TRUNCATE secret_t; ALTER TABLE secret_t RENAME COLUMN b TO c; CREATE TABLE fresh (id int)'
 
--- The owner (here the superuser) and a role with any privilege on the table
--- see the verdicts, which follow from the policy (large, truncate=warn) and
--- the approval (drop_column), the size and the recipe.
-SET ROLE gd_seer;
+-- The owner (here the superuser) sees the verdicts, which follow from the
+-- policy (large, truncate=warn) and the approval (drop_column), the size
+-- and the recipe.
 SELECT statement_no, relation, effect, rule, verdict, relation_size > 0 AS sized,
        hint IS NOT NULL AS has_hint
   FROM guarded_ddl.explain(:'explained');
-RESET ROLE;
--- A role with no privilege on it learns what each statement would do, but
--- nothing that depends on the table's size, policy or approvals.
-SET ROLE gd_stranger;
-SELECT statement_no, relation, lock_mode, effect, rule, verdict, relation_size, hint
+-- A role that may not run these statements (it may only read the table)
+-- gets what running them would give it: PostgreSQL's refusal, so no rule.
+SET ROLE gd_seer;
+SELECT statement_no, relation, effect, rule, verdict, relation_size, hint
   FROM guarded_ddl.explain(:'explained');
 RESET ROLE;
--- Nothing was used or changed by either.
+-- The owner of a domain may constrain it, and that scans every table using
+-- it, whoever owns them: the role learns what the statement would do to a
+-- table it has no privilege on, but nothing that depends on the table's
+-- size, policy or approvals.
+SET ROLE gd_stranger;
+SELECT statement_no, relation, lock_mode, effect, rule, verdict, relation_size, hint
+  FROM guarded_ddl.explain('ALTER DOMAIN stranger_int ADD CONSTRAINT positive CHECK (VALUE > 0)');
+RESET ROLE;
+-- Nothing was used or changed by any of them.
 SELECT uses, status FROM guarded_ddl.approvals WHERE id = :x_approval;
 SELECT guarded_ddl.set_table_policy('secret_t');
 DROP TABLE secret_t;
+DROP DOMAIN stranger_int;
+REVOKE CREATE ON SCHEMA public FROM gd_stranger;
 DROP OWNED BY gd_seer, gd_stranger;
 DROP ROLE gd_seer, gd_stranger;
 
