@@ -238,6 +238,27 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
         acts.add(referenced, ShareRowExclusiveLock, gd_facts_of(Form::Other), GD_PRIV_REFERENCES);
 }
 
+// Subcommands that rewrite the relation whatever they are given, with the
+// relkinds ATSimplePermissions accepts for each.
+struct RewritingForm {
+    AlterTableType subtype;
+    const char *kinds;
+    Form form;
+};
+
+const RewritingForm *rewriting_form(AlterTableType subtype) {
+    static const RewritingForm forms[] = {
+        {AT_SetTableSpace, "rpmiI", Form::SetTablespace},
+        {AT_SetLogged, "rS", Form::SetLoggedUnlogged},
+        {AT_SetUnLogged, "rS", Form::SetLoggedUnlogged},
+        {AT_SetAccessMethod, "rm", Form::SetAccessMethod},
+    };
+    for (const RewritingForm &f : forms)
+        if (f.subtype == subtype)
+            return &f;
+    return nullptr;
+}
+
 // ALTER COLUMN TYPE: PostgreSQL refuses inherited and partition key
 // columns, and columns views, rules, triggers, policies or generated
 // columns depend on.
@@ -344,22 +365,6 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             f.form = Form::DropColumn;
             break;
         }
-        case AT_SetTableSpace:
-            if (!acts.require(relid, "rpmiI"))
-                return;
-            f.form = Form::SetTablespace;
-            break;
-        case AT_SetLogged:
-        case AT_SetUnLogged:
-            if (!acts.require(relid, "rS"))
-                return;
-            f.form = Form::SetLoggedUnlogged;
-            break;
-        case AT_SetAccessMethod:
-            if (!acts.require(relid, "rm"))
-                return;
-            f.form = Form::SetAccessMethod;
-            break;
         case AT_AttachPartition:
             if (stmt->objtype == OBJECT_TABLE) { // ALTER INDEX ATTACH is metadata
                 attach_partition(relid, castNode(PartitionCmd, cmd->def), acts);
@@ -370,6 +375,11 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             detach_partition(relid, lock, castNode(PartitionCmd, cmd->def), acts);
             continue;
         default:
+            if (const RewritingForm *rewriting = rewriting_form(cmd->subtype)) {
+                if (!acts.require(relid, rewriting->kinds))
+                    return;
+                f.form = rewriting->form;
+            }
             break;
         }
         acts.add(relid, lock, f, GD_PRIV_OWNER, {cmd->name});

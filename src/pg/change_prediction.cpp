@@ -1,5 +1,7 @@
 #include "pg/change_prediction.hpp"
 
+#include "pg/catalog_scan.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/transam.h"
@@ -161,20 +163,13 @@ bool conversion_rewrites(Node *expr, AttrNumber attnum) {
 
 // Calls fn on every CHECK constraint of relid (its pg_constraint row).
 template <typename F> void for_each_check(Oid relid, F fn) {
-    Relation pg_constraint = table_open(ConstraintRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_constraint_conrelid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(relid));
-    SysScanDesc scan =
-        systable_beginscan(pg_constraint, ConstraintRelidTypidNameIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
-        if (con->contype == CONSTRAINT_CHECK)
-            fn(pg_constraint, tuple, con);
-    }
-    systable_endscan(scan);
-    table_close(pg_constraint, AccessShareLock);
+    gd_scan_catalog_by_oid(ConstraintRelationId, ConstraintRelidTypidNameIndexId,
+                           Anum_pg_constraint_conrelid, relid,
+                           [&](Relation pg_constraint, HeapTuple tuple) {
+                               auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+                               if (con->contype == CONSTRAINT_CHECK)
+                                   fn(pg_constraint, tuple, con);
+                           });
 }
 
 // A relation opened only if that needs no waiting: AccessShareLock taken

@@ -1,5 +1,7 @@
 #include "pg/relation_preconditions.hpp"
 
+#include "pg/catalog_scan.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -174,16 +176,25 @@ template <typename F> bool for_partition_key(Oid relid, F fn) {
 
 // Calls fn on each pg_index row of relid's indexes.
 template <typename F> void for_each_index(Oid relid, F fn) {
-    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+    gd_scan_catalog_by_oid(IndexRelationId, IndexIndrelidIndexId, Anum_pg_index_indrelid, relid,
+                           [&](Relation, HeapTuple tuple) {
+                               fn(tuple, reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple)));
+                           });
+}
+
+// Calls fn on each pg_depend row of an object depending on relid, or on its
+// column attnum (0: on any part of it).
+template <typename F> void for_each_dependent(Oid relid, AttrNumber attnum, F fn) {
+    ScanKeyData keys[3];
+    ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(RelationRelationId));
+    ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
                 ObjectIdGetDatum(relid));
-    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
-        fn(tuple, reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple)));
-    systable_endscan(scan);
-    table_close(pg_index, AccessShareLock);
+    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
+                Int32GetDatum(attnum));
+    gd_scan_catalog(
+        DependRelationId, DependReferenceIndexId, keys, attnum == 0 ? 2 : 3,
+        [&](Relation, HeapTuple tuple) { fn(reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple))); });
 }
 
 } // namespace
@@ -208,56 +219,28 @@ bool gd_partition_key_within(Oid relid, const AttrNumber *attnums, int n) {
 }
 
 bool gd_column_type_is_pinned(Oid relid, AttrNumber attnum) {
-    Relation pg_depend = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData keys[3];
-    ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(relid));
-    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-                Int32GetDatum(attnum));
-    SysScanDesc scan =
-        systable_beginscan(pg_depend, DependReferenceIndexId, true, nullptr, 3, keys);
     bool pinned = false;
-    HeapTuple tuple;
-    while (!pinned && HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
-        pinned = dep->classid == RewriteRelationId || dep->classid == TriggerRelationId ||
+    for_each_dependent(relid, attnum, [&](Form_pg_depend dep) {
+        pinned = pinned || dep->classid == RewriteRelationId || dep->classid == TriggerRelationId ||
                  dep->classid == PolicyRelationId ||
                  (dep->classid == RelationRelationId && dep->objid == relid && dep->objsubid != 0);
-    }
-    systable_endscan(scan);
-    table_close(pg_depend, AccessShareLock);
+    });
     return pinned;
 }
 
 bool gd_drop_is_restricted(Oid relid, AttrNumber attnum) {
-    Relation pg_depend = table_open(DependRelationId, AccessShareLock);
-    ScanKeyData keys[3];
-    ScanKeyInit(&keys[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(RelationRelationId));
-    ScanKeyInit(&keys[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(relid));
-    ScanKeyInit(&keys[2], Anum_pg_depend_refobjsubid, BTEqualStrategyNumber, F_INT4EQ,
-                Int32GetDatum(attnum));
-    SysScanDesc scan = systable_beginscan(pg_depend, DependReferenceIndexId, true, nullptr,
-                                          attnum == 0 ? 2 : 3, keys);
     // Dependents on the relation, or on the column: the normal ones, and
     // those dropped along (automatic or internal).
     List *normal = NIL;
     List *along = NIL;
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        auto *dep = reinterpret_cast<Form_pg_depend>(GETSTRUCT(tuple));
+    for_each_dependent(relid, attnum, [&](Form_pg_depend dep) {
         auto *object = static_cast<ObjectAddress *>(palloc(sizeof(ObjectAddress)));
         *object = ObjectAddress{dep->classid, dep->objid, dep->objsubid};
         if (dep->deptype == DEPENDENCY_NORMAL)
             normal = lappend(normal, object);
         else if (dep->deptype == DEPENDENCY_AUTO || dep->deptype == DEPENDENCY_INTERNAL)
             along = lappend(along, object);
-    }
-    systable_endscan(scan);
-    table_close(pg_depend, AccessShareLock);
+    });
 
     ListCell *n;
     foreach (n, normal) {

@@ -1,5 +1,7 @@
 #include "pg/relation_size.hpp"
 
+#include "pg/catalog_scan.hpp"
+
 extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
@@ -149,21 +151,15 @@ int64 index_bytes(Oid table) {
     }
     Oid indexes[lengthof(index_lists[0].indexes)];
     int n = 0;
-    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(table));
-    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        Oid index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indexrelid;
-        if (n < static_cast<int>(lengthof(indexes)))
-            indexes[n] = index;
-        n++;
-        total += class_bytes(index, nullptr, nullptr);
-    }
-    systable_endscan(scan);
-    table_close(pg_index, AccessShareLock);
+    gd_scan_catalog_by_oid(IndexRelationId, IndexIndrelidIndexId, Anum_pg_index_indrelid, table,
+                           [&](Relation, HeapTuple tuple) {
+                               Oid index =
+                                   reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple))->indexrelid;
+                               if (n < static_cast<int>(lengthof(indexes)))
+                                   indexes[n] = index;
+                               n++;
+                               total += class_bytes(index, nullptr, nullptr);
+                           });
     cache_index_list(table, indexes, n);
     return total;
 }

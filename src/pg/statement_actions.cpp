@@ -1,6 +1,7 @@
 #include "pg/statement_actions.hpp"
 
 #include "pg/action_list.hpp"
+#include "pg/catalog_scan.hpp"
 #include "pg/subtransaction.hpp"
 
 extern "C" {
@@ -254,20 +255,14 @@ void alter_domain(AlterDomainStmt *stmt, GdActionList &acts) {
     Oid domain = typenameTypeId(nullptr, makeTypeNameFromNameList(stmt->typeName));
     if (get_typtype(domain) != TYPTYPE_DOMAIN || !pg_type_ownercheck(domain, GetUserId()))
         return acts.refuse();
-    Relation pg_attribute = table_open(AttributeRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_attribute_atttypid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(domain));
-    SysScanDesc scan = systable_beginscan(pg_attribute, InvalidOid, false, nullptr, 1, &key);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
-        if (!att->attisdropped && get_rel_relkind(att->attrelid) == RELKIND_RELATION)
-            acts.add(att->attrelid, ShareLock, gd_facts_of(Form::AlterDomainAddConstraint),
-                     GD_PRIV_NONE, {NameStr(att->attname)});
-    }
-    systable_endscan(scan);
-    table_close(pg_attribute, AccessShareLock);
+    gd_scan_catalog_by_oid(
+        AttributeRelationId, InvalidOid, Anum_pg_attribute_atttypid, domain,
+        [&](Relation, HeapTuple tuple) {
+            auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+            if (!att->attisdropped && get_rel_relkind(att->attrelid) == RELKIND_RELATION)
+                acts.add(att->attrelid, ShareLock, gd_facts_of(Form::AlterDomainAddConstraint),
+                         GD_PRIV_NONE, {NameStr(att->attname)});
+        });
 }
 
 // The statements that name a relation in the statement itself, each with
