@@ -77,9 +77,17 @@ SET TimeZone = 'UTC';
 ALTER TABLE t ALTER COLUMN ts TYPE timestamptz;
 RESET TimeZone;
 
--- A column with CHECK constraints is revalidated even without a rewrite.
+-- A column's valid CHECK constraints are revalidated even without a
+-- rewrite; a NOT VALID one is added back NOT VALID, unscanned.
 ALTER TABLE t ADD CONSTRAINT code_nonempty CHECK (length(code) > 0) NOT VALID;
 ALTER TABLE t ALTER COLUMN code TYPE varchar(30);
+SET guarded_ddl.mode = off;
+ALTER TABLE t ADD CONSTRAINT code_short CHECK (length(code) < 100);
+RESET guarded_ddl.mode;
+ALTER TABLE t ALTER COLUMN code TYPE varchar(40);
+SET guarded_ddl.mode = off;
+ALTER TABLE t DROP CONSTRAINT code_short;
+RESET guarded_ddl.mode;
 
 -- VALIDATE is the safe step, unless the transaction holds ACCESS EXCLUSIVE.
 BEGIN;

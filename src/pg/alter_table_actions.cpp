@@ -8,6 +8,7 @@ extern "C" {
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "commands/tablecmds.h"
+#include "nodes/makefuncs.h"
 }
 
 using guarded_ddl::Facts;
@@ -238,6 +239,33 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
         acts.add(referenced, ShareRowExclusiveLock, gd_facts_of(Form::Other), GD_PRIV_REFERENCES);
 }
 
+// The constraints written on a new column: PostgreSQL adds them as table
+// constraints on that column, so they are judged as those are. A CHECK is
+// verified by a scan of its own unless the column's rewrite writes every
+// row anyway; a foreign key is valid at once, unscanned, unless the column
+// has a default (transformAlterTableStmt, which sees one subcommand at a
+// time).
+void add_column_constraints(const AlterContext &ctx, LOCKMODE lock, const ColumnDef *column,
+                            bool rewrites, GdActionList &acts) {
+    ListCell *lc;
+    foreach (lc, column->constraints) {
+        auto *con = castNode(Constraint, lfirst(lc));
+        bool judged = con->contype == CONSTR_FOREIGN || con->contype == CONSTR_UNIQUE ||
+                      con->contype == CONSTR_PRIMARY || (con->contype == CONSTR_CHECK && !rewrites);
+        if (!judged)
+            continue;
+        auto *table_constraint = static_cast<Constraint *>(copyObjectImpl(con));
+        List *self = list_make1(makeString(column->colname));
+        if (con->contype == CONSTR_FOREIGN) {
+            table_constraint->fk_attrs = self;
+            table_constraint->skip_validation = !gd_add_column_has_default(column);
+        } else if (con->contype != CONSTR_CHECK) {
+            table_constraint->keys = self;
+        }
+        add_constraint(ctx, lock, table_constraint, acts);
+    }
+}
+
 // Subcommands that rewrite the relation whatever they are given, with the
 // relkinds ATSimplePermissions accepts for each.
 struct RewritingForm {
@@ -304,6 +332,7 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             f.generated = f.rewrites && gd_add_column_generates(column);
             f.scans = gd_add_column_scans(column);
             acts.add(relid, lock, f, GD_PRIV_OWNER, {column->colname});
+            add_column_constraints(ctx, lock, column, f.rewrites, acts);
             continue;
         }
         case AT_AlterColumnType: {

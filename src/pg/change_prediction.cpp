@@ -256,6 +256,10 @@ bool gd_add_column_rewrites(const ColumnDef *column) {
     return DomainHasConstraints(typid) || default_is_volatile(facts.raw_default, typid, typmod);
 }
 
+bool gd_add_column_has_default(const ColumnDef *column) {
+    return column_facts(column).raw_default != nullptr;
+}
+
 bool gd_add_column_generates(const ColumnDef *column) {
     ColumnFacts facts = column_facts(column);
     return facts.identity || facts.generated_stored || facts.serial;
@@ -312,7 +316,10 @@ bool gd_column_has_checks(Oid relid, const char *column) {
     bool found = false;
     if (attnum == InvalidAttrNumber)
         return false;
-    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint) {
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
+        // A NOT VALID one is added back NOT VALID, unscanned.
+        if (!con->convalidated)
+            return;
         bool isnull;
         Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey,
                                     RelationGetDescr(pg_constraint), &isnull);

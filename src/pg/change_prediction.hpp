@@ -13,6 +13,9 @@ bool gd_add_column_rewrites(const ColumnDef *column);
 
 // The column is serial, identity or GENERATED ... STORED: the values come
 // from a sequence or an expression, not from a default.
+// A DEFAULT written on the new column (NULL included).
+bool gd_add_column_has_default(const ColumnDef *column);
+
 bool gd_add_column_generates(const ColumnDef *column);
 
 // ADD COLUMN ... NOT NULL with no default at all scans for (and fails on)
