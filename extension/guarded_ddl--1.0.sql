@@ -26,14 +26,14 @@ CREATE FUNCTION guarded_ddl.rules(
 COMMENT ON FUNCTION guarded_ddl.rules() IS
     'every dangerous-form rule with its lock, effect, recipe and effective mode in this session';
 
-CREATE FUNCTION guarded_ddl.explain(sql text,
+CREATE FUNCTION guarded_ddl.explain(sql text, single_transaction boolean DEFAULT false,
     OUT statement_no integer, OUT command text, OUT relation text, OUT lock_mode text,
     OUT effect text, OUT rule text, OUT verdict text, OUT relation_size bigint, OUT hint text)
     RETURNS SETOF record
     LANGUAGE C VOLATILE STRICT
     AS 'MODULE_PATHNAME', 'gd_explain';
-COMMENT ON FUNCTION guarded_ddl.explain(text) IS
-    'what each statement of the SQL text would lock and do, and guarded_ddl''s verdict, without running it';
+COMMENT ON FUNCTION guarded_ddl.explain(text, boolean) IS
+    'what each statement of the SQL text would lock and do after the ones before it, and guarded_ddl''s verdict, without running it';
 
 -- The backstop: PostgreSQL announces every ALTER TABLE / ALTER TYPE rewrite
 -- before it starts; a large table's rewrite the rules did not allow stops here.

@@ -1,5 +1,7 @@
 #include "pg/action_list.hpp"
 
+#include "pg/text_state.hpp"
+
 using guarded_ddl::Facts;
 using guarded_ddl::Form;
 
@@ -46,9 +48,22 @@ Oid GdActionList::find(const RangeVar *rv, bool missing_ok) {
     if (rv == nullptr)
         return InvalidOid;
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-    if (!OidIsValid(relid) && !missing_ok)
+    if (OidIsValid(relid) || missing_ok)
+        return relid;
+    if (gd_text_creates_relation(rv))
+        unknowable("An earlier statement of the text creates or renames this relation: what this "
+                   "statement does depends on what was done to it since.");
+    else
         refuse();
-    return relid;
+    return InvalidOid;
+}
+
+bool GdActionList::added_by_text(Oid relid, const char *column) {
+    if (!gd_text_creates_column(relid, column))
+        return false;
+    unknowable("An earlier statement of the text adds or renames this column: what this "
+               "statement does depends on what was done to it since.");
+    return true;
 }
 
 bool GdActionList::require(Oid relid, const char *kinds, bool catalog_allowed) {

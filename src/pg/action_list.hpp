@@ -21,8 +21,17 @@ struct GdActionList {
     // PostgreSQL will refuse the statement before it does anything: the
     // guard says nothing, takes no lock, and lets PostgreSQL's own error out.
     bool refused;
+    // explain(): why the statement's effect cannot be known without running
+    // the text's earlier statements (null when it can).
+    const char *unknown;
 
     void refuse() { refused = true; }
+    void unknowable(const char *why) { unknown = why; }
+
+    // A column a statement names that is not in the catalogs: true (and the
+    // statement unknowable) when an earlier statement of the explained text
+    // adds it.
+    bool added_by_text(Oid relid, const char *column);
 
     // Records what classify() makes of the facts for relid, once the session
     // is known to hold the privilege the statement needs on it.

@@ -2,6 +2,7 @@
 // once the checks PostgreSQL makes before that work have passed.
 #include "pg/action_list.hpp"
 #include "pg/change_prediction.hpp"
+#include "pg/text_state.hpp"
 
 extern "C" {
 #include "catalog/partition.h"
@@ -15,12 +16,6 @@ using guarded_ddl::Facts;
 using guarded_ddl::Form;
 
 namespace {
-
-bool holds_access_exclusive(Oid relid) {
-    LOCKTAG tag;
-    SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-    return LockHeldByMe(&tag, AccessExclusiveLock);
-}
 
 // PostgreSQL locks the parent, then the DEFAULT partition it has to scan,
 // then the new partition.
@@ -120,7 +115,8 @@ Column column_state(const AlterContext &ctx, const char *name, GdActionList &act
     AttrNumber attnum = get_attnum(ctx.relid, name);
     if (attnum > 0)
         return Column::Exists;
-    if (attnum == InvalidAttrNumber && named_in(ctx.added, name))
+    if (attnum == InvalidAttrNumber &&
+        (named_in(ctx.added, name) || acts.added_by_text(ctx.relid, name)))
         return Column::Added;
     if (attnum < 0)
         acts.refuse();
@@ -131,14 +127,15 @@ Column column_state(const AlterContext &ctx, const char *name, GdActionList &act
 // one is a system column or neither a user column of relid nor one the
 // statement adds. *known turns false when the statement adds one of them.
 bool constraint_columns(Oid relid, List *names, const AlterContext *ctx, AttrNumber *attnums,
-                        int max, int *n, bool *known) {
+                        int max, int *n, bool *known, GdActionList &acts) {
     *n = 0;
     ListCell *lc;
     foreach (lc, names) {
         const char *name = strVal(lfirst(lc));
         AttrNumber attnum = get_attnum(relid, name);
-        if (attnum == InvalidAttrNumber && ctx != nullptr && ctx->relid == relid &&
-            named_in(ctx->added, name)) {
+        if (attnum == InvalidAttrNumber &&
+            ((ctx != nullptr && ctx->relid == relid && named_in(ctx->added, name)) ||
+             acts.added_by_text(relid, name))) {
             *known = false;
             continue;
         }
@@ -153,12 +150,15 @@ bool constraint_columns(Oid relid, List *names, const AlterContext *ctx, AttrNum
 // ADD FOREIGN KEY: the referencing columns exist, and the referenced ones
 // carry a unique index (its primary key when none are named), as
 // PostgreSQL checks before it validates anything.
-bool foreign_key_valid(const AlterContext &ctx, Constraint *con, Oid referenced) {
+bool foreign_key_valid(const AlterContext &ctx, Constraint *con, Oid referenced,
+                       GdActionList &acts) {
     AttrNumber attnums[INDEX_MAX_KEYS];
     int n;
     bool known = true;
-    if (!constraint_columns(ctx.relid, con->fk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known) ||
-        !constraint_columns(referenced, con->pk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known))
+    if (!constraint_columns(ctx.relid, con->fk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known,
+                            acts) ||
+        !constraint_columns(referenced, con->pk_attrs, &ctx, attnums, INDEX_MAX_KEYS, &n, &known,
+                            acts))
         return false;
     // A key the same statement creates is not in the catalogs yet.
     if (!known || (referenced == ctx.relid && ctx.adds_unique))
@@ -169,15 +169,15 @@ bool foreign_key_valid(const AlterContext &ctx, Constraint *con, Oid referenced)
 
 // ADD UNIQUE / PRIMARY KEY (building its index): key columns exist, cover a
 // partitioned table's key, and a table has one primary key at most.
-bool unique_valid(const AlterContext &ctx, Constraint *con) {
+bool unique_valid(const AlterContext &ctx, Constraint *con, GdActionList &acts) {
     AttrNumber attnums[INDEX_MAX_KEYS];
     int n;
     bool known = true;
-    if (!constraint_columns(ctx.relid, con->keys, &ctx, attnums, INDEX_MAX_KEYS, &n, &known))
+    if (!constraint_columns(ctx.relid, con->keys, &ctx, attnums, INDEX_MAX_KEYS, &n, &known, acts))
         return false;
     int included;
     if (!constraint_columns(ctx.relid, con->including, &ctx, attnums + n, INDEX_MAX_KEYS - n,
-                            &included, &known))
+                            &included, &known, acts))
         return false;
     if (con->contype == CONSTR_PRIMARY && !ctx.drops_constraint && gd_has_primary_key(ctx.relid))
         return false;
@@ -210,7 +210,7 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
                 return acts.refuse();
             // UNIQUE USING INDEX needs no NOT NULL; PRIMARY KEY marks its columns.
             f.proven = con->contype == CONSTR_UNIQUE || gd_index_columns_not_null(index);
-        } else if (!unique_valid(ctx, con)) {
+        } else if (!unique_valid(ctx, con, acts)) {
             return acts.refuse();
         }
         break;
@@ -231,7 +231,7 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
         referenced = acts.find(con->pktable, false);
         if (!OidIsValid(referenced) || !acts.require(referenced, "rp", true))
             return;
-        if (!foreign_key_valid(ctx, con, referenced))
+        if (!foreign_key_valid(ctx, con, referenced, acts))
             return acts.refuse();
     }
     acts.add(relid, lock, f, GD_PRIV_OWNER, GdNames{nullptr, con->conname, con->indexname});
@@ -373,7 +373,7 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
                 !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)))
                 return acts.refuse();
             f.form = Form::ValidateConstraint;
-            f.holds_strong_lock = holds_access_exclusive(relid);
+            f.holds_strong_lock = gd_transaction_holds(relid, AccessExclusiveLock);
             acts.add(relid, lock, f, GD_PRIV_OWNER, {nullptr, cmd->name});
             continue;
         case AT_DropColumn: {

@@ -1,5 +1,6 @@
-// guarded_ddl.explain(sql): what each statement of a migration would do and
-// what guarded_ddl would say, without executing anything or taking any lock
+// guarded_ddl.explain(sql, single_transaction): what each statement of a
+// migration would do after the ones before it, and what guarded_ddl would
+// say, without executing anything or taking any lock
 // that could wait, but for guarded_ddl's own tables, waited for no longer
 // than guarded_ddl.lock_timeout. It runs the very analysis the hook runs.
 #include "pg/prelude.hpp"
@@ -11,6 +12,7 @@
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
+#include "pg/text_state.hpp"
 
 extern "C" {
 #include "parser/parser.h"
@@ -55,7 +57,10 @@ bool may_see_relation(Oid relid) {
     return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
 }
 
-void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a) {
+// unknown: why the action's effect cannot be known without running the
+// text's earlier statements, or null.
+void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a,
+                 const char *unknown) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
 
@@ -80,9 +85,12 @@ void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     }
 
     GdDecision d = gd_decide(a, false);
-    values[COL_VERDICT] = gd_text_datum(guarded_ddl::verdict_name(d.verdict));
+    values[COL_VERDICT] = unknown != nullptr ? gd_text_datum("unknown")
+                                             : gd_text_datum(guarded_ddl::verdict_name(d.verdict));
     values[COL_RELATION_SIZE] = Int64GetDatum(d.size.bytes);
-    if (a->rule)
+    if (unknown != nullptr)
+        values[COL_HINT] = CStringGetTextDatum(unknown);
+    else if (a->rule)
         values[COL_HINT] = CStringGetTextDatum(gd_rule_report(*a->rule, a, command, &d).hint);
     else
         nulls[COL_HINT] = true;
@@ -90,8 +98,10 @@ void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
 }
 
 // A statement that touches no existing relation: one row saying what kind
-// of statement it is.
-void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command, Node *stmt) {
+// of statement it is, with a note on what it does to the text's state, or
+// why its effect is unknown.
+void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command, Node *stmt,
+                    const char *note, const char *unknown) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
     for (bool &n : nulls)
@@ -100,8 +110,12 @@ void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command
     values[COL_COMMAND] = CStringGetTextDatum(command);
     bool ddl = !is_plannable(stmt) && gd_statement_is_guarded(stmt);
     values[COL_EFFECT] = gd_text_datum(ddl ? "metadata" : "none");
-    values[COL_VERDICT] = gd_text_datum("allow");
+    values[COL_VERDICT] = gd_text_datum(unknown != nullptr ? "unknown" : "allow");
     nulls[COL_STATEMENT_NO] = nulls[COL_COMMAND] = nulls[COL_EFFECT] = nulls[COL_VERDICT] = false;
+    if (const char *hint = unknown != nullptr ? unknown : note) {
+        values[COL_HINT] = CStringGetTextDatum(hint);
+        nulls[COL_HINT] = false;
+    }
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -124,10 +138,36 @@ List *parse_explained_text(char *query) {
     return parsed;
 }
 
+// Explains each statement as it would run after the ones before it: the
+// text's state (transaction, locks, settings, what it created) carries on.
+void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state) {
+    GdAction *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
+    int statement_no = 0;
+    ListCell *lc;
+    foreach (lc, parsed) {
+        Node *stmt = castNode(RawStmt, lfirst(lc))->stmt;
+        const char *command = GetCommandTagName(CreateCommandTag(stmt));
+        statement_no++;
+        const char *note = gd_text_state_before(state, stmt);
+        const char *unknown = nullptr;
+        int n =
+            is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions, &unknown);
+        if (n == 0)
+            emit_statement(rsinfo, statement_no, command, stmt, note, unknown);
+        for (int i = 0; i < n; i++)
+            emit_action(rsinfo, statement_no, command, &actions[i], unknown);
+        gd_text_state_after(state, stmt, actions, n);
+    }
+    if (const char *open_block = gd_text_state_end(state))
+        ereport(NOTICE, (errmsg("guarded_ddl.explain: the text ends inside a transaction block"),
+                         errdetail("%s", open_block)));
+}
+
 } // namespace
 
 extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
     text *sql = PG_GETARG_TEXT_PP(0);
+    bool single_transaction = PG_GETARG_BOOL(1);
     size_t bytes = VARSIZE_ANY_EXHDR(sql);
     char *query = text_to_cstring(sql);
 
@@ -140,19 +180,12 @@ extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
 
     InitMaterializedSRF(fcinfo, 0);
     auto *rsinfo = reinterpret_cast<ReturnSetInfo *>(fcinfo->resultinfo);
-    GdAction *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
-
-    int statement_no = 0;
-    ListCell *lc;
-    foreach (lc, parsed) {
-        Node *stmt = castNode(RawStmt, lfirst(lc))->stmt;
-        const char *command = GetCommandTagName(CreateCommandTag(stmt));
-        statement_no++;
-        int n = is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions);
-        if (n == 0)
-            emit_statement(rsinfo, statement_no, command, stmt);
-        for (int i = 0; i < n; i++)
-            emit_action(rsinfo, statement_no, command, &actions[i]);
-    }
+    GdTextState *state = gd_text_state_begin(single_transaction);
+    gd_text_state = state;
+    PG_TRY();
+    { explain_statements(rsinfo, parsed, state); }
+    PG_FINALLY();
+    { gd_text_state = nullptr; }
+    PG_END_TRY();
     return static_cast<Datum>(0);
 }

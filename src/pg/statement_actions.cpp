@@ -62,7 +62,8 @@ void create_index(IndexStmt *s, GdActionList &acts) {
         ListCell *lc;
         foreach (lc, params) {
             const char *column = castNode(IndexElem, lfirst(lc))->name;
-            if (column != nullptr && gd_user_column(relid, column) == InvalidAttrNumber)
+            if (column != nullptr && gd_user_column(relid, column) == InvalidAttrNumber &&
+                !acts.added_by_text(relid, column))
                 return acts.refuse();
         }
     }
@@ -134,7 +135,8 @@ void rename(RenameStmt *stmt, GdActionList &acts) {
         // renameatt_check, then the old name must be a user column and the
         // new one free.
         if (!acts.require(relid, "rvmciIfp") ||
-            gd_user_column(relid, stmt->subname) == InvalidAttrNumber ||
+            (gd_user_column(relid, stmt->subname) == InvalidAttrNumber &&
+             !acts.added_by_text(relid, stmt->subname)) ||
             gd_column_is_inherited(relid, get_attnum(relid, stmt->subname)) ||
             get_attnum(relid, stmt->newname) != InvalidAttrNumber)
             return acts.refuse();
@@ -390,8 +392,8 @@ bool must_propagate(int sqlerrcode) {
 
 } // namespace
 
-int gd_statement_actions(Node *stmt, GdAction *out, int max) {
-    GdActionList acts{out, max, 0, false};
+int gd_statement_actions(Node *stmt, GdAction *out, int max, const char **unknown) {
+    GdActionList acts{out, max, 0, false, nullptr};
     Analyser analyser = analyser_for(stmt);
     // No subtransaction in parallel mode, and nothing to guard there either.
     if (analyser == nullptr || IsInParallelMode())
@@ -409,7 +411,11 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max) {
         FreeErrorData(error);
         acts.refuse();
     }
-    return acts.refused ? 0 : acts.n;
+    // explain(): a statement whose effect depends on earlier statements of
+    // the text is unknown, never silently allowed, refused or not.
+    if (unknown != nullptr)
+        *unknown = acts.unknown;
+    return acts.refused && acts.unknown == nullptr ? 0 : acts.n;
 }
 
 bool gd_statement_is_nontransactional(Node *stmt) {

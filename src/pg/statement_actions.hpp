@@ -34,7 +34,10 @@ inline constexpr int gd_max_actions = 32;
 // locks their relations: none when PostgreSQL will refuse the statement
 // (a missing or wrong kind of object, a privilege the session lacks), so that
 // its own error is what the session sees.
-int gd_statement_actions(Node *stmt, GdAction *actions, int max);
+// In guarded_ddl.explain(), *unknown (when asked for) is set to why the
+// statement's effect cannot be known without running the text's earlier
+// statements, or to null.
+int gd_statement_actions(Node *stmt, GdAction *actions, int max, const char **unknown = nullptr);
 
 // Statements that refuse to run in a transaction block (CREATE INDEX
 // CONCURRENTLY, VACUUM, ...): they commit internally, so the guard must not

@@ -53,7 +53,7 @@ $guarded->start;
 $guarded->safe_psql('postgres', 'CREATE EXTENSION guarded_ddl');
 $guarded->safe_psql('postgres', q{
 GRANT USAGE ON SCHEMA guarded_ddl TO PUBLIC;
-GRANT EXECUTE ON FUNCTION guarded_ddl.explain(text) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION guarded_ddl.explain(text, boolean) TO PUBLIC;
 });
 
 # The same objects on both servers: every kind of relation, owned by

@@ -1,0 +1,74 @@
+-- explain() of a whole migration text: each statement judged as it would
+-- run after the ones before it (psql -f, or one transaction with
+-- single_transaction => true). No statement is executed.
+CREATE EXTENSION guarded_ddl;
+SET guarded_ddl.large_table_size = 0;
+CREATE TABLE txt (id int PRIMARY KEY, name text, ts timestamp);
+INSERT INTO txt SELECT g, 'n', now() FROM generate_series(1, 10) g;
+ALTER TABLE txt ADD CONSTRAINT name_nonempty CHECK (name <> '') NOT VALID;
+
+-- VALIDATE after an ACCESS EXCLUSIVE statement in the same transaction
+-- scans under that lock; in a transaction of its own it is the safe step.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE txt RENAME COLUMN name TO full_name;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+COMMIT;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+$$);
+-- The same, the whole text in one transaction as node-pg-migrate runs it.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt RENAME COLUMN name TO full_name;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+$$, single_transaction => true);
+
+-- SET LOCAL TimeZone earlier in the transaction makes timestamp ->
+-- timestamptz a metadata change; it ends with the transaction.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+SET LOCAL TimeZone = 'UTC';
+ALTER TABLE txt ALTER COLUMN ts TYPE timestamptz;
+COMMIT;
+ALTER TABLE txt ALTER COLUMN ts TYPE timestamptz;
+$$);
+-- guarded_ddl settings in the text apply to the statements after them,
+-- and the session's own are untouched afterwards.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt DROP COLUMN name;
+SET guarded_ddl.rules = 'drop_column=warn';
+ALTER TABLE txt DROP COLUMN name;
+RESET guarded_ddl.rules;
+ALTER TABLE txt DROP COLUMN name;
+$$);
+SHOW guarded_ddl.rules;
+SHOW TimeZone;
+
+-- A column or table the text creates is not in the catalogs yet: what is
+-- done to it later is unknown, never silently allowed.
+SELECT statement_no, command, relation, rule, verdict, hint FROM guarded_ddl.explain($$
+ALTER TABLE txt ADD COLUMN nickname text;
+ALTER TABLE txt ALTER COLUMN nickname SET NOT NULL;
+CREATE TABLE txt_new (id int);
+CREATE INDEX ON txt_new (id);
+$$);
+-- A table created and rolled back is gone again: PostgreSQL's refusal.
+SELECT statement_no, command, verdict, hint FROM guarded_ddl.explain($$
+BEGIN;
+CREATE TABLE txt_gone (id int);
+ROLLBACK;
+CREATE INDEX ON txt_gone (id);
+$$);
+
+-- Odd texts get a clear answer: COMMIT without BEGIN, BEGIN twice, a text
+-- that ends inside its transaction block.
+SELECT statement_no, command, verdict, hint FROM guarded_ddl.explain($$
+COMMIT;
+BEGIN;
+BEGIN;
+ALTER TABLE txt ADD COLUMN extra int;
+$$);
+
+SET guarded_ddl.mode = off;
+DROP TABLE txt;
+RESET guarded_ddl.mode;
+DROP EXTENSION guarded_ddl;

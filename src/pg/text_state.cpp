@@ -1,0 +1,298 @@
+#include "pg/text_state.hpp"
+
+extern "C" {
+#include "nodes/value.h"
+#include "storage/lock.h"
+#include "utils/guc.h"
+}
+
+namespace {
+
+struct TextLock {
+    Oid relid;
+    LOCKMODE mode;
+};
+
+// A relation (relid invalid) or a column of relid that an earlier statement
+// creates, in simulated transaction xact.
+struct TextName {
+    int xact;
+    Oid relid;
+    const char *schema;
+    const char *name;
+};
+
+} // namespace
+
+struct GdTextState {
+    bool single_transaction;
+    bool in_block;
+    int xact;          // numbers the simulated transactions
+    int session_level; // GUC nest level of the whole text
+    int block_level;   // GUC nest level of the open transaction block
+    List *locks;       // TextLock: held by the open transaction
+    List *names;       // TextName
+    // SET LOCAL in the open block: names, and the values before it. A
+    // committed nest level hands its LOCAL values to the level below, so
+    // they are put back by hand when the block commits.
+    List *local_names;
+    List *local_priors;
+};
+
+GdTextState *gd_text_state = nullptr;
+
+namespace {
+
+void begin_block(GdTextState *s) {
+    s->in_block = true;
+    s->xact++;
+    s->block_level = NewGUCNestLevel();
+}
+
+// COMMIT keeps what the block created and its SET (not SET LOCAL) values;
+// ROLLBACK undoes both. Either way its locks are released.
+void end_block(GdTextState *s, bool commit) {
+    AtEOXact_GUC(commit, s->block_level);
+    ListCell *name;
+    ListCell *prior;
+    forboth(name, s->local_names, prior, s->local_priors) if (commit)(void)
+        set_config_option(strVal(lfirst(name)), static_cast<char *>(lfirst(prior)), PGC_SUSET,
+                          PGC_S_SESSION, GUC_ACTION_SET, true, WARNING, false);
+    s->local_names = s->local_priors = NIL;
+    s->in_block = false;
+    s->locks = NIL;
+    if (commit)
+        return;
+    List *kept = NIL;
+    ListCell *lc;
+    foreach (lc, s->names) {
+        auto *n = static_cast<TextName *>(lfirst(lc));
+        if (n->xact != s->xact)
+            kept = lappend(kept, n);
+    }
+    s->names = kept;
+}
+
+bool setting_changes_verdicts(const char *name) {
+    return pg_strcasecmp(name, "timezone") == 0 || pg_strcasecmp(name, "search_path") == 0 ||
+           pg_strncasecmp(name, "guarded_ddl.", strlen("guarded_ddl.")) == 0;
+}
+
+const char *transaction_control(GdTextState *s, TransactionStmt *stmt) {
+    switch (stmt->kind) {
+    case TRANS_STMT_BEGIN:
+    case TRANS_STMT_START:
+        if (s->in_block)
+            return "A transaction is already in progress: PostgreSQL warns and goes on in it.";
+        begin_block(s);
+        return nullptr;
+    case TRANS_STMT_COMMIT:
+    case TRANS_STMT_PREPARE:
+        if (!s->in_block)
+            return "There is no transaction in progress: PostgreSQL warns and does nothing.";
+        end_block(s, true);
+        return nullptr;
+    case TRANS_STMT_ROLLBACK:
+        if (!s->in_block)
+            return "There is no transaction in progress: PostgreSQL warns and does nothing.";
+        end_block(s, false);
+        return nullptr;
+    case TRANS_STMT_ROLLBACK_TO:
+        return "explain() does not follow savepoints: what was done since is taken as kept.";
+    default:
+        return nullptr;
+    }
+}
+
+const char *setting(GdTextState *s, VariableSetStmt *stmt) {
+    if (stmt->kind == VAR_RESET_ALL)
+        return "RESET ALL is not followed: the settings explain() follows stay as they were.";
+    if (stmt->name == nullptr || !setting_changes_verdicts(stmt->name))
+        return nullptr;
+    if (stmt->is_local && !s->in_block)
+        return "SET LOCAL outside a transaction block has no effect.";
+    const char *value = nullptr;
+    if (stmt->kind == VAR_SET_VALUE)
+        value = ExtractSetVariableArgs(stmt);
+    else if (stmt->kind != VAR_SET_DEFAULT && stmt->kind != VAR_RESET)
+        return nullptr;
+    if (stmt->is_local && !list_member(s->local_names, makeString(stmt->name))) {
+        const char *before = GetConfigOption(stmt->name, true, false);
+        if (before != nullptr) {
+            s->local_names = lappend(s->local_names, makeString(pstrdup(stmt->name)));
+            s->local_priors = lappend(s->local_priors, pstrdup(before));
+        }
+    }
+    // As the session itself could set it: a role that may not set a
+    // guarded_ddl.* parameter gets a WARNING, and the value stays.
+    (void)set_config_option(stmt->name, value, superuser() ? PGC_SUSET : PGC_USERSET, PGC_S_SESSION,
+                            stmt->is_local ? GUC_ACTION_LOCAL : GUC_ACTION_SET, true, WARNING,
+                            false);
+    return nullptr;
+}
+
+void remember(GdTextState *s, Oid relid, const char *schema, const char *name) {
+    auto *n = static_cast<TextName *>(palloc(sizeof(TextName)));
+    *n = TextName{s->xact, relid, schema != nullptr ? pstrdup(schema) : nullptr, pstrdup(name)};
+    s->names = lappend(s->names, n);
+}
+
+void remember_relation(GdTextState *s, const RangeVar *rv, const char *name) {
+    if (rv != nullptr && name != nullptr)
+        remember(s, InvalidOid, rv->schemaname, name);
+}
+
+void remember_column(GdTextState *s, const RangeVar *rv, const char *column) {
+    Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+    if (OidIsValid(relid)) // a relation the text creates is unknown as a whole
+        remember(s, relid, nullptr, column);
+}
+
+void remember_created(GdTextState *s, Node *stmt) {
+    switch (nodeTag(stmt)) {
+    case T_CreateStmt: {
+        const RangeVar *rv = castNode(CreateStmt, stmt)->relation;
+        remember_relation(s, rv, rv->relname);
+        break;
+    }
+    case T_CreateTableAsStmt: {
+        const RangeVar *rv = castNode(CreateTableAsStmt, stmt)->into->rel;
+        remember_relation(s, rv, rv->relname);
+        break;
+    }
+    case T_ViewStmt: {
+        const RangeVar *rv = castNode(ViewStmt, stmt)->view;
+        remember_relation(s, rv, rv->relname);
+        break;
+    }
+    case T_CreateSeqStmt: {
+        const RangeVar *rv = castNode(CreateSeqStmt, stmt)->sequence;
+        remember_relation(s, rv, rv->relname);
+        break;
+    }
+    case T_IndexStmt: {
+        auto *index = castNode(IndexStmt, stmt);
+        remember_relation(s, index->relation, index->idxname);
+        break;
+    }
+    case T_RenameStmt: {
+        auto *rename = castNode(RenameStmt, stmt);
+        if (rename->relation == nullptr)
+            break;
+        if (rename->renameType == OBJECT_COLUMN || rename->renameType == OBJECT_ATTRIBUTE)
+            remember_column(s, rename->relation, rename->newname);
+        else if (rename->subname == nullptr)
+            remember_relation(s, rename->relation, rename->newname);
+        break;
+    }
+    case T_AlterTableStmt: {
+        auto *alter = castNode(AlterTableStmt, stmt);
+        ListCell *lc;
+        foreach (lc, alter->cmds) {
+            auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+            if (cmd->subtype == AT_AddColumn)
+                remember_column(s, alter->relation, castNode(ColumnDef, cmd->def)->colname);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void hold(GdTextState *s, Oid relid, LOCKMODE mode) {
+    if (!OidIsValid(relid))
+        return;
+    ListCell *lc;
+    foreach (lc, s->locks) {
+        auto *l = static_cast<TextLock *>(lfirst(lc));
+        if (l->relid == relid) {
+            l->mode = Max(l->mode, mode);
+            return;
+        }
+    }
+    auto *l = static_cast<TextLock *>(palloc(sizeof(TextLock)));
+    *l = TextLock{relid, mode};
+    s->locks = lappend(s->locks, l);
+}
+
+} // namespace
+
+GdTextState *gd_text_state_begin(bool single_transaction) {
+    auto *s = static_cast<GdTextState *>(palloc0(sizeof(GdTextState)));
+    s->single_transaction = single_transaction;
+    s->session_level = NewGUCNestLevel();
+    if (single_transaction)
+        begin_block(s);
+    return s;
+}
+
+const char *gd_text_state_before(GdTextState *state, Node *stmt) {
+    if (IsA(stmt, TransactionStmt))
+        return transaction_control(state, castNode(TransactionStmt, stmt));
+    if (IsA(stmt, VariableSetStmt))
+        return setting(state, castNode(VariableSetStmt, stmt));
+    return nullptr;
+}
+
+void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n) {
+    remember_created(state, stmt);
+    if (!state->in_block) // committed on its own: its locks are gone
+        return;
+    for (int i = 0; i < n; i++) {
+        hold(state, actions[i].relid, actions[i].lock);
+        hold(state, actions[i].index_relid, actions[i].index_lock);
+    }
+}
+
+const char *gd_text_state_end(GdTextState *state) {
+    bool open_block = state->in_block && !state->single_transaction;
+    AtEOXact_GUC(false, state->session_level);
+    if (open_block)
+        return "The text ends inside a transaction block: unless it is committed later, "
+               "PostgreSQL rolls it back when the session ends.";
+    return nullptr;
+}
+
+bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
+    LOCKTAG tag;
+    SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+    for (LOCKMODE m = mode; m <= MaxLockMode; m++)
+        if (LockHeldByMe(&tag, m))
+            return true;
+    if (gd_text_state == nullptr)
+        return false;
+    ListCell *lc;
+    foreach (lc, gd_text_state->locks) {
+        auto *l = static_cast<TextLock *>(lfirst(lc));
+        if (l->relid == relid && l->mode >= mode)
+            return true;
+    }
+    return false;
+}
+
+bool gd_text_creates_relation(const RangeVar *rv) {
+    if (gd_text_state == nullptr || rv == nullptr)
+        return false;
+    ListCell *lc;
+    foreach (lc, gd_text_state->names) {
+        auto *n = static_cast<TextName *>(lfirst(lc));
+        if (!OidIsValid(n->relid) && strcmp(n->name, rv->relname) == 0 &&
+            (n->schema == nullptr || rv->schemaname == nullptr ||
+             strcmp(n->schema, rv->schemaname) == 0))
+            return true;
+    }
+    return false;
+}
+
+bool gd_text_creates_column(Oid relid, const char *column) {
+    if (gd_text_state == nullptr || column == nullptr)
+        return false;
+    ListCell *lc;
+    foreach (lc, gd_text_state->names) {
+        auto *n = static_cast<TextName *>(lfirst(lc));
+        if (n->relid == relid && strcmp(n->name, column) == 0)
+            return true;
+    }
+    return false;
+}
