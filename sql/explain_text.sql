@@ -59,6 +59,27 @@ ROLLBACK;
 CREATE INDEX ON txt_gone (id);
 $$);
 
+-- A CHECK the text adds NOT VALID and validates proves SET NOT NULL, as it
+-- will in the catalogs by then; so does a NOT VALID one it validates. An
+-- ATTACH whose partition gets a CHECK implying the bound skips its scan.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt ADD CONSTRAINT ts_not_null CHECK (ts IS NOT NULL) NOT VALID;
+ALTER TABLE txt ALTER COLUMN ts SET NOT NULL;
+ALTER TABLE txt VALIDATE CONSTRAINT ts_not_null;
+ALTER TABLE txt ALTER COLUMN ts SET NOT NULL;
+ALTER TABLE txt ALTER COLUMN name SET NOT NULL;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+ALTER TABLE txt ALTER COLUMN name SET NOT NULL;
+$$);
+CREATE TABLE txt_parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE txt_part (id int);
+SELECT statement_no, command, relation, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt_parted ATTACH PARTITION txt_part FOR VALUES FROM (0) TO (100);
+ALTER TABLE txt_part ADD CONSTRAINT in_bound CHECK (id IS NOT NULL AND id >= 0 AND id < 100) NOT VALID;
+ALTER TABLE txt_part VALIDATE CONSTRAINT in_bound;
+ALTER TABLE txt_parted ATTACH PARTITION txt_part FOR VALUES FROM (0) TO (100);
+$$) WHERE command = 'ALTER TABLE' AND relation = 'public.txt_part';
+
 -- Odd texts get a clear answer: COMMIT without BEGIN, BEGIN twice, a text
 -- that ends inside its transaction block.
 SELECT statement_no, command, verdict, hint FROM guarded_ddl.explain($$
@@ -69,6 +90,6 @@ ALTER TABLE txt ADD COLUMN extra int;
 $$);
 
 SET guarded_ddl.mode = off;
-DROP TABLE txt;
+DROP TABLE txt, txt_parted, txt_part;
 RESET guarded_ddl.mode;
 DROP EXTENSION guarded_ddl;

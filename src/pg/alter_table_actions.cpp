@@ -370,7 +370,8 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             if (!acts.require(relid, "rpf"))
                 return;
             if (!ctx.adds_constraint &&
-                !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)))
+                !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)) &&
+                !gd_text_adds_constraint(relid, cmd->name))
                 return acts.refuse();
             f.form = Form::ValidateConstraint;
             f.holds_strong_lock = gd_transaction_holds(relid, AccessExclusiveLock);

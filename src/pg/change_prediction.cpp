@@ -1,6 +1,7 @@
 #include "pg/change_prediction.hpp"
 
 #include "pg/catalog_scan.hpp"
+#include "pg/text_state.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -244,6 +245,91 @@ bool checks_contain_user_code(Oid relid) {
     return found;
 }
 
+// A new CHECK's expression as written, parsed against its table as
+// AddRelationNewConstraints does it.
+Node *transform_check(Relation rel, Node *raw_expr) {
+    ParseState *pstate = make_parsestate(nullptr);
+    ParseNamespaceItem *item =
+        addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
+    addNSItemToQuery(pstate, item, true, true, true);
+    Node *expr = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(raw_expr)),
+                               EXPR_KIND_CHECK_CONSTRAINT);
+    free_parsestate(pstate);
+    return expr;
+}
+
+// A valid CHECK's expression as a list of implicitly ANDed terms, with the
+// preparation ConstraintImpliedByRelConstraint gives them; none when
+// folding it would call a user's function.
+List *proof_terms(Node *expr) {
+    if (contains_user_code(expr))
+        return NIL;
+    expr = eval_const_expressions(nullptr, expr);
+    expr = reinterpret_cast<Node *>(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
+    return make_ands_implicit(reinterpret_cast<Expr *>(expr));
+}
+
+// The valid CHECKs an earlier statement of an explained text adds to relid.
+List *text_proof_terms(Oid relid) {
+    List *raws = gd_text_valid_checks(relid);
+    bool locked;
+    Relation rel = raws == NIL ? nullptr : open_without_waiting(relid, &locked);
+    if (rel == nullptr)
+        return NIL;
+    List *terms = NIL;
+    ListCell *lc;
+    foreach (lc, raws)
+        terms =
+            list_concat(terms, proof_terms(transform_check(rel, static_cast<Node *>(lfirst(lc)))));
+    close_after_analysis(rel, locked);
+    return terms;
+}
+
+// att IS NOT NULL, as a proof term or a claim to prove.
+NullTest *is_not_null(const FormData_pg_attribute *att) {
+    NullTest *test = makeNode(NullTest);
+    test->arg = reinterpret_cast<Expr *>(
+        makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
+    test->nulltesttype = IS_NOT_NULL;
+    test->argisrow = false;
+    test->location = -1;
+    return test;
+}
+
+// What relid's valid CHECKs prove, those an explained text validates or
+// adds included.
+List *check_proof_terms(Oid relid) {
+    List *known = text_proof_terms(relid);
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
+        if (!con->convalidated && !gd_text_validates_constraint(relid, NameStr(con->conname)))
+            return;
+        bool isnull;
+        Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
+                                 &isnull);
+        if (!isnull)
+            known = list_concat(
+                known, proof_terms(static_cast<Node *>(stringToNode(TextDatumGetCString(bin)))));
+    });
+    return known;
+}
+
+// PartConstraintImpliedByRelConstraint, with the CHECKs an explained text
+// adds or validates on the partition taken as PostgreSQL would then have
+// them: its NOT NULL columns and valid CHECKs imply the partition bound.
+bool bound_implied(Relation partition, List *bound_qual) {
+    if (gd_text_state == nullptr)
+        return PartConstraintImpliedByRelConstraint(partition, bound_qual);
+    List *known = check_proof_terms(RelationGetRelid(partition));
+    TupleDesc desc = RelationGetDescr(partition);
+    for (int i = 0; i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        if (!att->attnotnull || att->attisdropped)
+            continue;
+        known = lappend(known, is_not_null(att));
+    }
+    return known != NIL && predicate_implied_by(bound_qual, known, false);
+}
+
 } // namespace
 
 bool gd_add_column_rewrites(const ColumnDef *column) {
@@ -342,31 +428,10 @@ bool gd_not_null_proven(Oid relid, const char *column) {
         ReleaseSysCache(tuple);
         return true;
     }
-    NullTest *test = makeNode(NullTest);
-    test->arg = reinterpret_cast<Expr *>(
-        makeVar(1, att->attnum, att->atttypid, att->atttypmod, att->attcollation, 0));
-    test->nulltesttype = IS_NOT_NULL;
-    test->argisrow = false;
-    test->location = -1;
+    NullTest *test = is_not_null(att);
     ReleaseSysCache(tuple);
 
-    // The same preparation ConstraintImpliedByRelConstraint gives them.
-    List *known = NIL;
-    for_each_check(relid, [&](Relation pg_constraint, HeapTuple con_tuple, Form_pg_constraint con) {
-        if (!con->convalidated)
-            return;
-        bool isnull;
-        Datum bin = heap_getattr(con_tuple, Anum_pg_constraint_conbin,
-                                 RelationGetDescr(pg_constraint), &isnull);
-        if (isnull)
-            return;
-        Node *expr = static_cast<Node *>(stringToNode(TextDatumGetCString(bin)));
-        if (contains_user_code(expr))
-            return; // folding it would call the function: no proof from it
-        expr = eval_const_expressions(nullptr, expr);
-        expr = reinterpret_cast<Node *>(canonicalize_qual(reinterpret_cast<Expr *>(expr), true));
-        known = list_concat(known, make_ands_implicit(reinterpret_cast<Expr *>(expr)));
-    });
+    List *known = check_proof_terms(relid);
     return known != NIL && predicate_implied_by(list_make1(test), known, false);
 }
 
@@ -409,7 +474,7 @@ bool gd_attach_bound_implied(Oid parent_relid, Oid partition_relid, PartitionBou
         PartitionBoundSpec *cooked = transformPartitionBound(pstate, parent, bound);
         List *qual = get_qual_from_partbound(parent, cooked);
         qual = map_partition_varattnos(qual, 1, partition, parent);
-        implied = PartConstraintImpliedByRelConstraint(partition, qual);
+        implied = bound_implied(partition, qual);
         free_parsestate(pstate);
     }
 
@@ -423,19 +488,13 @@ bool gd_check_columns_valid(Oid relid, Node *raw_expr) {
     Relation rel = raw_expr == nullptr ? nullptr : open_without_waiting(relid, &locked);
     if (rel == nullptr)
         return true; // nothing to tell without waiting: PostgreSQL will
-    ParseState *pstate = make_parsestate(nullptr);
-    ParseNamespaceItem *item =
-        addRangeTableEntryForRelation(pstate, rel, AccessShareLock, nullptr, false, true);
-    addNSItemToQuery(pstate, item, true, true, true);
-    Node *expr = transformExpr(pstate, static_cast<Node *>(copyObjectImpl(raw_expr)),
-                               EXPR_KIND_CHECK_CONSTRAINT);
+    Node *expr = transform_check(rel, raw_expr);
     Bitmapset *used = nullptr;
     pull_varattnos(expr, 1, &used);
     // Members are offset by FirstLowInvalidHeapAttributeNumber: those below
     // the offset of attnum 0 (the whole row) are system columns.
     bool system_column = bms_num_members(used) > 0 &&
                          bms_next_member(used, -1) < -FirstLowInvalidHeapAttributeNumber;
-    free_parsestate(pstate);
     close_after_analysis(rel, locked);
     return !system_column;
 }

@@ -13,13 +13,25 @@ struct TextLock {
     LOCKMODE mode;
 };
 
-// A relation (relid invalid) or a column of relid that an earlier statement
-// creates, in simulated transaction xact.
-struct TextName {
+// Made by a statement of simulated transaction xact.
+struct TextEntry {
     int xact;
+};
+
+// A relation (relid invalid) or a column of relid that an earlier statement
+// creates.
+struct TextName : TextEntry {
     Oid relid;
     const char *schema;
     const char *name;
+};
+
+// A CHECK constraint an earlier statement adds (raw set) or validates.
+struct TextCheck : TextEntry {
+    Oid relid;
+    const char *name;
+    Node *raw;
+    bool validated;
 };
 
 } // namespace
@@ -32,6 +44,7 @@ struct GdTextState {
     int block_level;   // GUC nest level of the open transaction block
     List *locks;       // TextLock: held by the open transaction
     List *names;       // TextName
+    List *checks;      // TextCheck
     // SET LOCAL in the open block: names, and the values before it. A
     // committed nest level hands its LOCAL values to the level below, so
     // they are put back by hand when the block commits.
@@ -42,6 +55,16 @@ struct GdTextState {
 GdTextState *gd_text_state = nullptr;
 
 namespace {
+
+// What an entry of names or checks was made in: a ROLLBACK forgets it.
+List *made_before(List *entries, int xact) {
+    List *kept = NIL;
+    ListCell *lc;
+    foreach (lc, entries)
+        if (static_cast<TextEntry *>(lfirst(lc))->xact != xact)
+            kept = lappend(kept, lfirst(lc));
+    return kept;
+}
 
 void begin_block(GdTextState *s) {
     s->in_block = true;
@@ -63,14 +86,8 @@ void end_block(GdTextState *s, bool commit) {
     s->locks = NIL;
     if (commit)
         return;
-    List *kept = NIL;
-    ListCell *lc;
-    foreach (lc, s->names) {
-        auto *n = static_cast<TextName *>(lfirst(lc));
-        if (n->xact != s->xact)
-            kept = lappend(kept, n);
-    }
-    s->names = kept;
+    s->names = made_before(s->names, s->xact);
+    s->checks = made_before(s->checks, s->xact);
 }
 
 bool setting_changes_verdicts(const char *name) {
@@ -133,7 +150,10 @@ const char *setting(GdTextState *s, VariableSetStmt *stmt) {
 
 void remember(GdTextState *s, Oid relid, const char *schema, const char *name) {
     auto *n = static_cast<TextName *>(palloc(sizeof(TextName)));
-    *n = TextName{s->xact, relid, schema != nullptr ? pstrdup(schema) : nullptr, pstrdup(name)};
+    n->xact = s->xact;
+    n->relid = relid;
+    n->schema = schema != nullptr ? pstrdup(schema) : nullptr;
+    n->name = pstrdup(name);
     s->names = lappend(s->names, n);
 }
 
@@ -146,6 +166,41 @@ void remember_column(GdTextState *s, const RangeVar *rv, const char *column) {
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
     if (OidIsValid(relid)) // a relation the text creates is unknown as a whole
         remember(s, relid, nullptr, column);
+}
+
+void remember_check(GdTextState *s, const RangeVar *rv, const Constraint *con) {
+    Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+    if (!OidIsValid(relid))
+        return;
+    auto *c = static_cast<TextCheck *>(palloc(sizeof(TextCheck)));
+    c->xact = s->xact;
+    c->relid = relid;
+    c->name = con->conname != nullptr ? pstrdup(con->conname) : nullptr;
+    c->raw = con->raw_expr;
+    c->validated = !con->skip_validation;
+    s->checks = lappend(s->checks, c);
+}
+
+// VALIDATE of a CHECK the text added, or of one the catalogs hold NOT VALID.
+void remember_validation(GdTextState *s, const RangeVar *rv, const char *name) {
+    Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
+    if (!OidIsValid(relid) || name == nullptr)
+        return;
+    ListCell *lc;
+    foreach (lc, s->checks) {
+        auto *c = static_cast<TextCheck *>(lfirst(lc));
+        if (c->relid == relid && c->name != nullptr && strcmp(c->name, name) == 0) {
+            c->validated = true;
+            return;
+        }
+    }
+    auto *c = static_cast<TextCheck *>(palloc(sizeof(TextCheck)));
+    c->xact = s->xact;
+    c->relid = relid;
+    c->name = pstrdup(name);
+    c->raw = nullptr;
+    c->validated = true;
+    s->checks = lappend(s->checks, c);
 }
 
 void remember_created(GdTextState *s, Node *stmt) {
@@ -192,6 +247,11 @@ void remember_created(GdTextState *s, Node *stmt) {
             auto *cmd = castNode(AlterTableCmd, lfirst(lc));
             if (cmd->subtype == AT_AddColumn)
                 remember_column(s, alter->relation, castNode(ColumnDef, cmd->def)->colname);
+            else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
+                     castNode(Constraint, cmd->def)->contype == CONSTR_CHECK)
+                remember_check(s, alter->relation, castNode(Constraint, cmd->def));
+            else if (cmd->subtype == AT_ValidateConstraint)
+                remember_validation(s, alter->relation, cmd->name);
         }
         break;
     }
@@ -295,4 +355,43 @@ bool gd_text_creates_column(Oid relid, const char *column) {
             return true;
     }
     return false;
+}
+
+List *gd_text_valid_checks(Oid relid) {
+    List *raws = NIL;
+    if (gd_text_state == nullptr)
+        return NIL;
+    ListCell *lc;
+    foreach (lc, gd_text_state->checks) {
+        auto *c = static_cast<TextCheck *>(lfirst(lc));
+        if (c->relid == relid && c->validated && c->raw != nullptr)
+            raws = lappend(raws, c->raw);
+    }
+    return raws;
+}
+
+namespace {
+
+const TextCheck *find_check(Oid relid, const char *name) {
+    if (gd_text_state == nullptr || name == nullptr)
+        return nullptr;
+    ListCell *lc;
+    foreach (lc, gd_text_state->checks) {
+        auto *c = static_cast<TextCheck *>(lfirst(lc));
+        if (c->relid == relid && c->name != nullptr && strcmp(c->name, name) == 0)
+            return c;
+    }
+    return nullptr;
+}
+
+} // namespace
+
+bool gd_text_adds_constraint(Oid relid, const char *name) {
+    const TextCheck *c = find_check(relid, name);
+    return c != nullptr && c->raw != nullptr;
+}
+
+bool gd_text_validates_constraint(Oid relid, const char *name) {
+    const TextCheck *c = find_check(relid, name);
+    return c != nullptr && c->validated;
 }

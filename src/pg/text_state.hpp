@@ -38,3 +38,11 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode);
 // relation rv names, or adds (or renames to) the column of relid.
 bool gd_text_creates_relation(const RangeVar *rv);
 bool gd_text_creates_column(Oid relid, const char *column);
+
+// CHECK constraints of relid the text adds and validates (raw expressions
+// as written), and whether it validates one the catalogs hold NOT VALID:
+// what SET NOT NULL and ATTACH PARTITION may take as proof.
+List *gd_text_valid_checks(Oid relid);
+bool gd_text_validates_constraint(Oid relid, const char *name);
+// Whether an earlier statement of the text adds a CHECK named so to relid.
+bool gd_text_adds_constraint(Oid relid, const char *name);
