@@ -51,6 +51,13 @@ ALTER TABLE txt ALTER COLUMN nickname SET NOT NULL;
 CREATE TABLE txt_new (id int);
 CREATE INDEX ON txt_new (id);
 $$);
+-- A table the text drops or renames away is not judged as it is now.
+SELECT statement_no, command, relation, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt RENAME TO txt_old;
+ALTER TABLE txt DROP COLUMN name;
+DROP TABLE txt_old;
+TRUNCATE txt_old;
+$$);
 -- A table created and rolled back is gone again: PostgreSQL's refusal.
 SELECT statement_no, command, verdict, hint FROM guarded_ddl.explain($$
 BEGIN;

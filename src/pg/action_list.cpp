@@ -47,6 +47,11 @@ GdAction *GdActionList::add(Oid relid, LOCKMODE lock, const Facts &facts, GdPriv
 Oid GdActionList::find(const RangeVar *rv, bool missing_ok) {
     if (rv == nullptr)
         return InvalidOid;
+    if (gd_text_drops_relation(rv)) {
+        unknowable("An earlier statement of the text drops or renames this relation: what this "
+                   "statement finds under its name depends on what was done since.");
+        return InvalidOid;
+    }
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
     if (OidIsValid(relid) || missing_ok)
         return relid;

@@ -1,6 +1,7 @@
 #include "pg/text_state.hpp"
 
 extern "C" {
+#include "nodes/makefuncs.h"
 #include "nodes/value.h"
 #include "storage/lock.h"
 #include "utils/guc.h"
@@ -24,6 +25,7 @@ struct TextName : TextEntry {
     Oid relid;
     const char *schema;
     const char *name;
+    bool gone; // dropped, or renamed away
 };
 
 // A CHECK constraint an earlier statement adds (raw set) or validates.
@@ -148,18 +150,19 @@ const char *setting(GdTextState *s, VariableSetStmt *stmt) {
     return nullptr;
 }
 
-void remember(GdTextState *s, Oid relid, const char *schema, const char *name) {
+void remember(GdTextState *s, Oid relid, const char *schema, const char *name, bool gone = false) {
     auto *n = static_cast<TextName *>(palloc(sizeof(TextName)));
     n->xact = s->xact;
     n->relid = relid;
     n->schema = schema != nullptr ? pstrdup(schema) : nullptr;
     n->name = pstrdup(name);
+    n->gone = gone;
     s->names = lappend(s->names, n);
 }
 
-void remember_relation(GdTextState *s, const RangeVar *rv, const char *name) {
+void remember_relation(GdTextState *s, const RangeVar *rv, const char *name, bool gone = false) {
     if (rv != nullptr && name != nullptr)
-        remember(s, InvalidOid, rv->schemaname, name);
+        remember(s, InvalidOid, rv->schemaname, name, gone);
 }
 
 void remember_column(GdTextState *s, const RangeVar *rv, const char *column) {
@@ -234,10 +237,26 @@ void remember_created(GdTextState *s, Node *stmt) {
         auto *rename = castNode(RenameStmt, stmt);
         if (rename->relation == nullptr)
             break;
-        if (rename->renameType == OBJECT_COLUMN || rename->renameType == OBJECT_ATTRIBUTE)
+        if (rename->renameType == OBJECT_COLUMN || rename->renameType == OBJECT_ATTRIBUTE) {
             remember_column(s, rename->relation, rename->newname);
-        else if (rename->subname == nullptr)
+        } else if (rename->subname == nullptr) {
+            remember_relation(s, rename->relation, rename->relation->relname, true);
             remember_relation(s, rename->relation, rename->newname);
+        }
+        break;
+    }
+    case T_DropStmt: {
+        auto *drop = castNode(DropStmt, stmt);
+        bool relations = drop->removeType == OBJECT_TABLE || drop->removeType == OBJECT_VIEW ||
+                         drop->removeType == OBJECT_MATVIEW || drop->removeType == OBJECT_INDEX ||
+                         drop->removeType == OBJECT_SEQUENCE ||
+                         drop->removeType == OBJECT_FOREIGN_TABLE;
+        ListCell *lc;
+        foreach (lc, drop->objects)
+            if (relations) {
+                RangeVar *rv = makeRangeVarFromNameList(castNode(List, lfirst(lc)));
+                remember_relation(s, rv, rv->relname, true);
+            }
         break;
     }
     case T_AlterTableStmt: {
@@ -331,18 +350,34 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
     return false;
 }
 
-bool gd_text_creates_relation(const RangeVar *rv) {
+namespace {
+
+// The last thing the text did to the relation rv names, or null.
+const TextName *last_relation_entry(const RangeVar *rv) {
     if (gd_text_state == nullptr || rv == nullptr)
-        return false;
+        return nullptr;
+    const TextName *last = nullptr;
     ListCell *lc;
     foreach (lc, gd_text_state->names) {
         auto *n = static_cast<TextName *>(lfirst(lc));
         if (!OidIsValid(n->relid) && strcmp(n->name, rv->relname) == 0 &&
             (n->schema == nullptr || rv->schemaname == nullptr ||
              strcmp(n->schema, rv->schemaname) == 0))
-            return true;
+            last = n;
     }
-    return false;
+    return last;
+}
+
+} // namespace
+
+bool gd_text_creates_relation(const RangeVar *rv) {
+    const TextName *last = last_relation_entry(rv);
+    return last != nullptr && !last->gone;
+}
+
+bool gd_text_drops_relation(const RangeVar *rv) {
+    const TextName *last = last_relation_entry(rv);
+    return last != nullptr && last->gone;
 }
 
 bool gd_text_creates_column(Oid relid, const char *column) {

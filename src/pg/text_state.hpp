@@ -37,6 +37,9 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode);
 // Whether an earlier statement of the text creates (or renames to) the
 // relation rv names, or adds (or renames to) the column of relid.
 bool gd_text_creates_relation(const RangeVar *rv);
+// Whether an earlier statement of the text drops the relation rv names, or
+// renames it away (and none creates one of that name after).
+bool gd_text_drops_relation(const RangeVar *rv);
 bool gd_text_creates_column(Oid relid, const char *column);
 
 // CHECK constraints of relid the text adds and validates (raw expressions
