@@ -194,7 +194,10 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
     case CONSTR_CHECK:
         // No data of a foreign table is checked.
         f.form = foreign ? Form::Other : Form::AddCheck;
-        if (ctx.added == NIL && !gd_check_columns_valid(relid, con->raw_expr))
+        // Columns this statement or an explained text's earlier ones add are
+        // not in the catalogs yet.
+        if (ctx.added == NIL && !gd_text_creates_column(relid, nullptr) &&
+            !gd_check_columns_valid(relid, con->raw_expr))
             return acts.refuse();
         break;
     case CONSTR_FOREIGN:

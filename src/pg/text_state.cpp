@@ -28,11 +28,13 @@ struct TextName : TextEntry {
     bool gone; // dropped, or renamed away
 };
 
-// A CHECK constraint an earlier statement adds (raw set) or validates.
+// A constraint an earlier statement adds or validates; raw is the
+// expression of a CHECK it adds.
 struct TextCheck : TextEntry {
     Oid relid;
     const char *name;
     Node *raw;
+    bool added;
     bool validated;
 };
 
@@ -179,7 +181,8 @@ void remember_check(GdTextState *s, const RangeVar *rv, const Constraint *con) {
     c->xact = s->xact;
     c->relid = relid;
     c->name = con->conname != nullptr ? pstrdup(con->conname) : nullptr;
-    c->raw = con->raw_expr;
+    c->raw = con->contype == CONSTR_CHECK ? con->raw_expr : nullptr;
+    c->added = true;
     c->validated = !con->skip_validation;
     s->checks = lappend(s->checks, c);
 }
@@ -202,6 +205,7 @@ void remember_validation(GdTextState *s, const RangeVar *rv, const char *name) {
     c->relid = relid;
     c->name = pstrdup(name);
     c->raw = nullptr;
+    c->added = false;
     c->validated = true;
     s->checks = lappend(s->checks, c);
 }
@@ -266,8 +270,7 @@ void remember_created(GdTextState *s, Node *stmt) {
             auto *cmd = castNode(AlterTableCmd, lfirst(lc));
             if (cmd->subtype == AT_AddColumn)
                 remember_column(s, alter->relation, castNode(ColumnDef, cmd->def)->colname);
-            else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint) &&
-                     castNode(Constraint, cmd->def)->contype == CONSTR_CHECK)
+            else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint))
                 remember_check(s, alter->relation, castNode(Constraint, cmd->def));
             else if (cmd->subtype == AT_ValidateConstraint)
                 remember_validation(s, alter->relation, cmd->name);
@@ -381,12 +384,12 @@ bool gd_text_drops_relation(const RangeVar *rv) {
 }
 
 bool gd_text_creates_column(Oid relid, const char *column) {
-    if (gd_text_state == nullptr || column == nullptr)
+    if (gd_text_state == nullptr)
         return false;
     ListCell *lc;
     foreach (lc, gd_text_state->names) {
         auto *n = static_cast<TextName *>(lfirst(lc));
-        if (n->relid == relid && strcmp(n->name, column) == 0)
+        if (n->relid == relid && (column == nullptr || strcmp(n->name, column) == 0))
             return true;
     }
     return false;
@@ -423,7 +426,7 @@ const TextCheck *find_check(Oid relid, const char *name) {
 
 bool gd_text_adds_constraint(Oid relid, const char *name) {
     const TextCheck *c = find_check(relid, name);
-    return c != nullptr && c->raw != nullptr;
+    return c != nullptr && c->added;
 }
 
 bool gd_text_validates_constraint(Oid relid, const char *name) {

@@ -35,7 +35,8 @@ const char *gd_text_state_end(GdTextState *state);
 bool gd_transaction_holds(Oid relid, LOCKMODE mode);
 
 // Whether an earlier statement of the text creates (or renames to) the
-// relation rv names, or adds (or renames to) the column of relid.
+// relation rv names, or adds (or renames to) the column of relid (any
+// column, for a null one).
 bool gd_text_creates_relation(const RangeVar *rv);
 // Whether an earlier statement of the text drops the relation rv names, or
 // renames it away (and none creates one of that name after).
@@ -47,5 +48,6 @@ bool gd_text_creates_column(Oid relid, const char *column);
 // what SET NOT NULL and ATTACH PARTITION may take as proof.
 List *gd_text_valid_checks(Oid relid);
 bool gd_text_validates_constraint(Oid relid, const char *name);
-// Whether an earlier statement of the text adds a CHECK named so to relid.
+// Whether an earlier statement of the text adds a constraint named so to
+// relid.
 bool gd_text_adds_constraint(Oid relid, const char *name);
