@@ -37,13 +37,11 @@ Rollback rollback_class(const Facts &f) noexcept {
     case Form::AttachPartition:
     case Form::DetachPartition:
     case Form::AlterDomainAddConstraint:
-        return Rollback::Reversible;
     // A name: renamed back (or given a compatibility view) by one
     // metadata-only statement.
     case Form::RenameColumn:
     case Form::RenameTable:
     case Form::SetSchema:
-        return Rollback::Reversible;
     // Physical only: the rows and the schema the application sees are the
     // same afterwards, so an application rollback needs nothing undone.
     case Form::SetTablespace:
@@ -53,6 +51,9 @@ Rollback rollback_class(const Facts &f) noexcept {
     case Form::VacuumFull:
     case Form::Cluster:
     case Form::RefreshMaterializedView:
+    // Anything else the analysis lists (ALTER COLUMN SET DEFAULT, DROP
+    // CONSTRAINT, a view's DROP, ...): metadata only.
+    case Form::Other:
         return Rollback::Reversible;
     case Form::AlterColumnType:
         // A narrowing loses values whatever the table's size; a rewrite
@@ -69,8 +70,6 @@ Rollback rollback_class(const Facts &f) noexcept {
     case Form::DropTable:
     case Form::Truncate:
         return Rollback::DataRestore;
-    case Form::Other:
-        return Rollback::Reversible;
     }
     return Rollback::Reversible;
 }

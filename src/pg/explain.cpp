@@ -11,6 +11,7 @@
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
+#include "pg/statement_rollback.hpp"
 
 extern "C" {
 #include "parser/parser.h"
@@ -33,6 +34,7 @@ enum ExplainColumn {
     COL_RELATION,
     COL_LOCK_MODE,
     COL_EFFECT,
+    COL_ROLLBACK,
     COL_RULE,
     COL_VERDICT,
     COL_RELATION_SIZE,
@@ -55,7 +57,8 @@ bool may_see_relation(Oid relid) {
     return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
 }
 
-void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a) {
+void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a,
+                 guarded_ddl::Rollback floor) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
 
@@ -64,6 +67,10 @@ void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     values[COL_RELATION] = CStringGetTextDatum(a->relation);
     values[COL_LOCK_MODE] = CStringGetTextDatum(GetLockmodeName(DEFAULT_LOCKMETHOD, a->lock));
     values[COL_EFFECT] = gd_text_datum(guarded_ddl::effect_name(a->effect));
+    // Follows from the form and the column's types alone, as the effect
+    // does: shown whatever the caller may see of the relation.
+    values[COL_ROLLBACK] =
+        gd_text_datum(guarded_ddl::rollback_name(guarded_ddl::worst(a->rollback, floor)));
     if (a->rule)
         values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*a->rule).name);
     else
@@ -102,6 +109,12 @@ void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command
     values[COL_EFFECT] = gd_text_datum(ddl ? "metadata" : "none");
     values[COL_VERDICT] = gd_text_datum("allow");
     nulls[COL_STATEMENT_NO] = nulls[COL_COMMAND] = nulls[COL_EFFECT] = nulls[COL_VERDICT] = false;
+    // Statements other than DDL (SELECT, DML) are not the guard's: no class.
+    if (ddl) {
+        values[COL_ROLLBACK] =
+            gd_text_datum(guarded_ddl::rollback_name(gd_statement_rollback_floor(stmt)));
+        nulls[COL_ROLLBACK] = false;
+    }
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -151,8 +164,9 @@ extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
         int n = is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions);
         if (n == 0)
             emit_statement(rsinfo, statement_no, command, stmt);
+        guarded_ddl::Rollback floor = gd_statement_rollback_floor(stmt);
         for (int i = 0; i < n; i++)
-            emit_action(rsinfo, statement_no, command, &actions[i]);
+            emit_action(rsinfo, statement_no, command, &actions[i], floor);
     }
     return static_cast<Datum>(0);
 }
