@@ -19,21 +19,22 @@ COMMENT ON FUNCTION guarded_ddl.version() IS 'version of the loaded guarded_ddl 
 
 CREATE FUNCTION guarded_ddl.rules(
     OUT id text, OUT description text, OUT lock text, OUT effect text,
-    OUT mode text, OUT hint text)
+    OUT rollback text, OUT mode text, OUT hint text)
     RETURNS SETOF record
     LANGUAGE C STABLE STRICT
     AS 'MODULE_PATHNAME', 'gd_rules';
 COMMENT ON FUNCTION guarded_ddl.rules() IS
-    'every dangerous-form rule with its lock, effect, recipe and effective mode in this session';
+    'every dangerous-form rule with its lock, effect, rollback class, recipe and effective mode in this session';
 
 CREATE FUNCTION guarded_ddl.explain(sql text, single_transaction boolean DEFAULT false,
     OUT statement_no integer, OUT command text, OUT relation text, OUT lock_mode text,
-    OUT effect text, OUT rule text, OUT verdict text, OUT relation_size bigint, OUT hint text)
+    OUT effect text, OUT rollback text, OUT rule text, OUT verdict text, OUT relation_size bigint,
+    OUT hint text)
     RETURNS SETOF record
     LANGUAGE C VOLATILE STRICT
     AS 'MODULE_PATHNAME', 'gd_explain';
 COMMENT ON FUNCTION guarded_ddl.explain(text, boolean) IS
-    'what each statement of the SQL text would lock and do after the ones before it, and guarded_ddl''s verdict, without running it';
+    'what each statement of the SQL text would lock and do after the ones before it, what undoing it takes, and guarded_ddl''s verdict, without running it';
 
 -- The backstop: PostgreSQL announces every ALTER TABLE / ALTER TYPE rewrite
 -- before it starts; a large table's rewrite the rules did not allow stops here.
@@ -308,6 +309,9 @@ CREATE TABLE guarded_ddl.ddl_log (
     verdict text NOT NULL CHECK (verdict IN ('allowed', 'warned', 'blocked', 'approved', 'failed')),
     guard_mode text NOT NULL,   -- guarded_ddl.mode when the statement started
     rules text[] NOT NULL DEFAULT '{}',
+    -- What undoing the statement takes: the worst class of its actions;
+    -- null for settings, and when guarded_ddl.mode = off (no analysis).
+    rollback text CHECK (rollback IN ('reversible', 'forward_only', 'data_restore')),
     approval_id bigint,
     sqlstate text,
     error_message text,

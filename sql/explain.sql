@@ -6,7 +6,7 @@ SET guarded_ddl.large_table_size = 0;
 CREATE TABLE users (id int PRIMARY KEY, name text, email text);
 CREATE TABLE orders (id int, user_id int);
 
-SELECT statement_no, command, relation, lock_mode, effect, rule, verdict, relation_size
+SELECT statement_no, command, relation, lock_mode, effect, rollback, rule, verdict, relation_size
   FROM guarded_ddl.explain($$
     SELECT 1;
     SET work_mem = '64MB';

@@ -209,7 +209,7 @@ SET guarded_ddl.large_table_size = 0;
 -- guarded_ddl.rules() lists every rule with its effective mode.
 SELECT count(*) AS rules, count(DISTINCT id) AS distinct_ids FROM guarded_ddl.rules();
 SET guarded_ddl.rules = 'drop_column=warn';
-SELECT id, lock, effect, mode FROM guarded_ddl.rules() WHERE id IN ('drop_column', 'create_index') ORDER BY id;
+SELECT id, lock, effect, rollback, mode FROM guarded_ddl.rules() WHERE id IN ('drop_column', 'create_index') ORDER BY id;
 RESET guarded_ddl.rules;
 SELECT id, description FROM guarded_ddl.rules() ORDER BY id;
 

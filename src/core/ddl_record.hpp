@@ -7,6 +7,8 @@
 
 #include "core/no_postgres.hpp"
 
+#include "core/rollback_class.hpp"
+
 #include <cstdint>
 
 namespace guarded_ddl {
@@ -45,7 +47,8 @@ struct StatementRecord {
     int64_t start_us;      // PostgreSQL TimestampTz: microseconds since 2000-01-01 UTC
     int64_t duration_us;
     Outcome outcome;
-    char sqlstate[6]; // empty unless the statement failed or was blocked
+    Rollback rollback; // the worst of the actions'; 0 when not analysed
+    char sqlstate[6];  // empty unless the statement failed or was blocked
     char error_message[512];
     char command_tag[64];
     char objects[512]; // relations the statement names, quoted, comma-separated

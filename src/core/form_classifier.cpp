@@ -44,9 +44,7 @@ Classification attach_partition(const Facts &f) noexcept {
     return safe();
 }
 
-} // namespace
-
-Classification classify(const Facts &f) noexcept {
+Classification classify_effect(const Facts &f) noexcept {
     switch (f.form) {
     case Form::Other:
         return safe();
@@ -108,6 +106,118 @@ Classification classify(const Facts &f) noexcept {
         return f.not_valid ? safe() : fires(RuleId::AlterDomainAddConstraint);
     }
     return safe();
+}
+
+} // namespace
+
+Classification classify(const Facts &f) noexcept {
+    Classification c = classify_effect(f);
+    c.rollback = rollback_class(f);
+    return c;
+}
+
+Facts typical_facts(RuleId id) noexcept {
+    Facts f;
+    switch (id) {
+    case RuleId::AddColumnVolatileDefault:
+        f.form = Form::AddColumn;
+        f.rewrites = true;
+        break;
+    case RuleId::AddColumnGenerated:
+        f.form = Form::AddColumn;
+        f.rewrites = f.generated = true;
+        break;
+    case RuleId::AddColumnNotNull:
+        f.form = Form::AddColumn;
+        f.scans = true;
+        break;
+    case RuleId::AlterColumnTypeRewrite:
+        f.form = Form::AlterColumnType;
+        f.rewrites = true;
+        break;
+    case RuleId::AlterColumnTypeCheckScan:
+        f.form = Form::AlterColumnType;
+        f.column_has_checks = true;
+        break;
+    case RuleId::SetNotNullScan:
+        f.form = Form::SetNotNull;
+        break;
+    case RuleId::AddCheckConstraint:
+        f.form = Form::AddCheck;
+        break;
+    case RuleId::AddForeignKey:
+        f.form = Form::AddForeignKey;
+        break;
+    case RuleId::ValidateUnderStrongLock:
+        f.form = Form::ValidateConstraint;
+        f.holds_strong_lock = true;
+        break;
+    case RuleId::AddUniqueConstraint:
+        f.form = Form::AddUnique;
+        break;
+    case RuleId::PrimaryKeyUsingNullableIndex:
+        f.form = Form::AddUnique;
+        f.using_index = true;
+        break;
+    case RuleId::AddExclusionConstraint:
+        f.form = Form::AddExclusion;
+        break;
+    case RuleId::CreateIndex:
+        f.form = Form::CreateIndex;
+        break;
+    case RuleId::DropIndex:
+        f.form = Form::DropIndex;
+        break;
+    case RuleId::Reindex:
+        f.form = Form::Reindex;
+        break;
+    case RuleId::VacuumFull:
+        f.form = Form::VacuumFull;
+        break;
+    case RuleId::Cluster:
+        f.form = Form::Cluster;
+        break;
+    case RuleId::SetTablespace:
+        f.form = Form::SetTablespace;
+        break;
+    case RuleId::SetLoggedUnlogged:
+        f.form = Form::SetLoggedUnlogged;
+        break;
+    case RuleId::SetAccessMethod:
+        f.form = Form::SetAccessMethod;
+        break;
+    case RuleId::AttachPartitionScan:
+        f.form = Form::AttachPartition;
+        break;
+    case RuleId::DetachPartition:
+        f.form = Form::DetachPartition;
+        break;
+    case RuleId::DropColumn:
+        f.form = Form::DropColumn;
+        break;
+    case RuleId::DropTable:
+        f.form = Form::DropTable;
+        break;
+    case RuleId::Truncate:
+        f.form = Form::Truncate;
+        break;
+    case RuleId::RenameColumn:
+        f.form = Form::RenameColumn;
+        break;
+    case RuleId::RenameTable:
+        f.form = Form::RenameTable;
+        break;
+    case RuleId::SetSchema:
+        f.form = Form::SetSchema;
+        break;
+    case RuleId::AlterDomainAddConstraint:
+        f.form = Form::AlterDomainAddConstraint;
+        break;
+    case RuleId::RefreshMaterializedView:
+        f.form = Form::RefreshMaterializedView;
+        break;
+    }
+    return f;
 }
 
 } // namespace guarded_ddl

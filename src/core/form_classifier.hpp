@@ -1,10 +1,11 @@
 // Maps what a statement will do (facts the PG zone reads from the parse tree
 // and the catalogs, decided the way PostgreSQL decides them) to its effect
-// on the table and the rule it triggers, if any.
+// on the table, the rule it triggers, if any, and what undoing it takes.
 #pragma once
 
 #include "core/no_postgres.hpp"
 
+#include "core/rollback_class.hpp"
 #include "core/rule_catalogue.hpp"
 
 #include <optional>
@@ -55,13 +56,21 @@ struct Facts {
     bool only = false;              // CREATE INDEX ON ONLY a partitioned table
     bool holds_strong_lock = false; // VALIDATE: the transaction holds ACCESS EXCLUSIVE
     bool default_partition = false; // ATTACH: this is the parent's DEFAULT partition
+    bool lossy = false;             // ALTER TYPE: the new type cannot hold every old value,
+                                    // or a USING expression computes new ones
 };
 
 struct Classification {
     Effect effect;
     std::optional<RuleId> rule;
+    Rollback rollback = Rollback::Reversible;
 };
 
 Classification classify(const Facts &facts) noexcept;
+
+// The facts of the usual statement that fires the rule (classify() of them
+// fires it): what guarded_ddl.rules() reports the rule's rollback class from.
+// ALTER TYPE's is a rewrite that loses nothing; a lossy one is DataRestore.
+Facts typical_facts(RuleId id) noexcept;
 
 } // namespace guarded_ddl

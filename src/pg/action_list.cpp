@@ -34,6 +34,7 @@ GdAction *GdActionList::add(Oid relid, LOCKMODE lock, const Facts &facts, GdPriv
         c = guarded_ddl::classify(gd_facts_of(Form::Other));
     a->effect = c.effect;
     a->rule = c.rule;
+    a->rollback = c.rollback;
     strlcpy(a->relation, quote_qualified_identifier(nsp, rel), sizeof a->relation);
     if (names.column != nullptr)
         strlcpy(a->column, names.column, sizeof a->column);

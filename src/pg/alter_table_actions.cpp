@@ -349,6 +349,8 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             f.form = Form::AlterColumnType;
             f.rewrites = state == Column::Added || gd_type_change_rewrites(relid, cmd);
             f.column_has_checks = gd_column_has_checks(relid, cmd->name);
+            // A column added earlier in the statement holds no values yet.
+            f.lossy = state == Column::Exists && gd_type_change_loses_data(relid, cmd);
             break;
         }
         case AT_SetNotNull: {

@@ -2,6 +2,7 @@
 
 #include "pg/audit_shmem.hpp"
 #include "pg/gucs.hpp"
+#include "pg/statement_rollback.hpp"
 
 #include "core/audit_text.hpp"
 
@@ -131,6 +132,9 @@ AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nes
     if (!audited)
         return entry;
 
+    // With guarded_ddl.mode = off no analysis runs: the class stays unknown.
+    if (entry->mode != guarded_ddl::Mode::Off)
+        entry->record.rollback = gd_statement_rollback_floor(pstmt->utilityStmt);
     entry->session.backend_pid = MyProcPid;
     copy_role(entry->session.session_role, sizeof entry->session.session_role, GetSessionUserId());
     copy_role(entry->session.current_role, sizeof entry->session.current_role, GetUserId());
@@ -170,8 +174,13 @@ void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, 
         return;
     guarded_ddl::StatementRecord &r = entry->record;
     r.duration_us = GetCurrentTimestamp() - r.start_us;
-    for (int i = 0; i < n_actions; i++)
+    for (int i = 0; i < n_actions; i++) {
         append_object(r.objects, sizeof r.objects, actions[i].relation);
+        r.rollback = guarded_ddl::worst(r.rollback, actions[i].rollback);
+    }
+    // A change of a guarded_ddl.* setting is no schema change.
+    if (actions == nullptr)
+        r.rollback = guarded_ddl::Rollback{};
     FullTransactionId xid = GetTopFullTransactionIdIfAny();
     entry->session.xid = FullTransactionIdIsValid(xid) ? U64FromFullTransactionId(xid) : 0;
     FullTransactionId own = GetCurrentFullTransactionIdIfAny();

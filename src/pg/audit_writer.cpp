@@ -71,21 +71,23 @@ const char *const insert_statements_sql =
     "INSERT INTO %s (started_at, session_role, executing_role, "
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
-    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid) "
+    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback) "
     "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
     "r.c9, r.c10, "
     "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
     "'{}'::pg_catalog.text[]), r.c12, r.c13, "
     "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
-    "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8 "
+    "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8, "
+    "r.c25 "
     "FROM %s WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, c24, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) RETURNING id";
-constexpr int statement_columns = 24;
+    "c19, c20, c21, c22, c23, c24, c25, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) "
+    "RETURNING id";
+constexpr int statement_columns = 25;
 const Oid statement_column_types[statement_columns] = {
-    TIMESTAMPTZOID, TEXTOID,   TEXTOID,   TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,
-    TEXTOID,        TEXTOID,   TEXTOID,   TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-    TEXTOID,        FLOAT8OID, FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, TEXTOID,
+    TEXTOID,        TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID,
+    FLOAT8OID,      INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
 
 const char *const insert_locks_sql =
     "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
@@ -240,6 +242,7 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(e.setting.old_value);
     b.text(e.setting.new_value);
     b.xid(e.session.statement_xid);
+    b.text(guarded_ddl::rollback_name(r.rollback).data()); // "" (NULL) when unknown
     Assert(b.column == statement_columns);
     b.next_row();
 }

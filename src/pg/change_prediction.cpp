@@ -1,5 +1,6 @@
 #include "pg/change_prediction.hpp"
 
+#include "core/type_narrowing.hpp"
 #include "pg/catalog_scan.hpp"
 #include "pg/text_state.hpp"
 
@@ -36,6 +37,7 @@ extern "C" {
 }
 
 #include <initializer_list>
+#include <utility>
 
 namespace {
 
@@ -330,6 +332,123 @@ bool bound_implied(Relation partition, List *bound_qual) {
     return known != NIL && predicate_implied_by(bound_qual, known, false);
 }
 
+guarded_ddl::TypeKind type_kind(Oid type) {
+    using guarded_ddl::TypeKind;
+    switch (type) {
+    case INT2OID:
+        return TypeKind::Int2;
+    case INT4OID:
+        return TypeKind::Int4;
+    case INT8OID:
+        return TypeKind::Int8;
+    case NUMERICOID:
+        return TypeKind::Numeric;
+    case FLOAT4OID:
+        return TypeKind::Float4;
+    case FLOAT8OID:
+        return TypeKind::Float8;
+    case TEXTOID:
+        return TypeKind::Text;
+    case VARCHAROID:
+        return TypeKind::Varchar;
+    case BPCHAROID:
+        return TypeKind::Bpchar;
+    case BITOID:
+        return TypeKind::Bit;
+    case VARBITOID:
+        return TypeKind::Varbit;
+    case TIMESTAMPOID:
+        return TypeKind::Timestamp;
+    case TIMESTAMPTZOID:
+        return TypeKind::Timestamptz;
+    case DATEOID:
+        return TypeKind::Date;
+    case TIMEOID:
+        return TypeKind::Time;
+    case TIMETZOID:
+        return TypeKind::Timetz;
+    case INTERVALOID:
+        return TypeKind::Interval;
+    default:
+        return TypeKind::Other;
+    }
+}
+
+// What one conversion step from (from, from_typmod) to (to, to_typmod) does
+// to the values: a domain counts as its base type (its constraints refuse
+// values, they change none), an array as its elements, to which its typmod
+// applies.
+guarded_ddl::Narrowing step_narrowing(Oid from, int32 from_typmod, Oid to, int32 to_typmod) {
+    for (auto [type, typmod] :
+         {std::pair<Oid *, int32 *>{&from, &from_typmod}, {&to, &to_typmod}}) {
+        if (get_typtype(*type) == TYPTYPE_DOMAIN) {
+            if (*typmod != -1)
+                return guarded_ddl::Narrowing::Unknown;
+            *type = getBaseTypeAndTypmod(*type, typmod);
+        }
+    }
+    Oid from_element = get_element_type(from);
+    Oid to_element = get_element_type(to);
+    if (OidIsValid(from_element) != OidIsValid(to_element))
+        return guarded_ddl::Narrowing::Unknown;
+    if (OidIsValid(from_element)) {
+        from = from_element;
+        to = to_element;
+    }
+    return guarded_ddl::type_change_narrowing({type_kind(from), from_typmod},
+                                              {type_kind(to), to_typmod});
+}
+
+// The type and typmod a TypeName names, found without running a typmod
+// input function of a role's own (built-in ones validate and encode the
+// modifiers, as PostgreSQL will a moment later). False when that cannot be
+// known, or the type does not exist.
+bool resolve_type_name(const TypeName *name, Oid *typid, int32 *typmod) {
+    if (name->pct_type)
+        return false; // %TYPE reads another relation's column
+    Type type = LookupTypeName(nullptr, name, nullptr, true);
+    if (type == nullptr)
+        return false;
+    *typid = typeTypeId(type);
+    Oid typmodin = reinterpret_cast<Form_pg_type>(GETSTRUCT(type))->typmodin;
+    ReleaseSysCache(type);
+    if (name->typmods == NIL) {
+        *typmod = name->typemod;
+        return true;
+    }
+    if (!OidIsValid(typmodin) || typmodin >= FirstNormalObjectId)
+        return false;
+    type = LookupTypeName(nullptr, name, typmod, true);
+    if (type == nullptr)
+        return false;
+    ReleaseSysCache(type);
+    return true;
+}
+
+// A USING expression that is the column itself under casts, as in
+// USING price::numeric(8,2): the casts' type names, innermost first, and true.
+// False for anything that computes values.
+bool using_casts(Node *expr, const char *column, const TypeName **casts, int max, int *n) {
+    int depth = 0;
+    const TypeName *outer_first[8];
+    while (IsA(expr, TypeCast)) {
+        if (depth == lengthof(outer_first) || depth == max)
+            return false;
+        outer_first[depth++] = castNode(TypeCast, expr)->typeName;
+        expr = castNode(TypeCast, expr)->arg;
+    }
+    if (!IsA(expr, ColumnRef))
+        return false;
+    List *fields = castNode(ColumnRef, expr)->fields;
+    if (list_length(fields) != 1 || !IsA(linitial(fields), String) ||
+        strcmp(strVal(linitial(fields)), column) != 0)
+        return false;
+    for (int i = 0; i < depth; i++)
+        casts[i] = outer_first[depth - 1 - i];
+    *n = depth;
+    return true;
+}
+
 } // namespace
 
 bool gd_add_column_rewrites(const ColumnDef *column) {
@@ -395,6 +514,37 @@ bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd) {
     // numeric, ...) drop no-op conversions, exactly as PostgreSQL does.
     conversion = reinterpret_cast<Node *>(expression_planner(reinterpret_cast<Expr *>(conversion)));
     return conversion_rewrites(conversion, attnum);
+}
+
+bool gd_type_change_loses_data(Oid relid, const AlterTableCmd *cmd) {
+    auto *def = castNode(ColumnDef, cmd->def);
+    const TypeName *casts[8];
+    int n_casts = 0;
+    // A USING expression computes new values: the old ones are kept only
+    // when it is the column itself, cast (and judged cast by cast).
+    if (def->raw_default != nullptr &&
+        !using_casts(def->raw_default, cmd->name, casts, lengthof(casts), &n_casts))
+        return true;
+
+    HeapTuple tuple = SearchSysCacheAttName(relid, cmd->name);
+    if (!HeapTupleIsValid(tuple))
+        return false; // not there yet: no values to lose
+    auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    Oid type = att->atttypid;
+    int32 typmod = att->atttypmod;
+    ReleaseSysCache(tuple);
+
+    for (int i = 0; i <= n_casts; i++) {
+        Oid next_type;
+        int32 next_typmod;
+        if (!resolve_type_name(i < n_casts ? casts[i] : def->typeName, &next_type, &next_typmod))
+            return false; // unknown: the rewrite prediction speaks for it
+        if (step_narrowing(type, typmod, next_type, next_typmod) == guarded_ddl::Narrowing::Lossy)
+            return true;
+        type = next_type;
+        typmod = next_typmod;
+    }
+    return false;
 }
 
 bool gd_column_has_checks(Oid relid, const char *column) {

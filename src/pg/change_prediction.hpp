@@ -30,6 +30,13 @@ bool gd_add_column_scans(const ColumnDef *column);
 // rewrite.
 bool gd_type_change_rewrites(Oid relid, const AlterTableCmd *cmd);
 
+// ALTER COLUMN ... TYPE: the new type cannot hold every value of the old one
+// (a known narrowing of built-in types: core/type_narrowing.hpp), or a USING
+// expression other than a cast of the column computes new values. Decided
+// from type OIDs and typmods only: no cast, typmod input function or other
+// user code runs. An unknown conversion is not lossy.
+bool gd_type_change_loses_data(Oid relid, const AlterTableCmd *cmd);
+
 // The column takes part in a CHECK constraint, which a type change revalidates.
 bool gd_column_has_checks(Oid relid, const char *column);
 

@@ -12,6 +12,7 @@
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
+#include "pg/statement_rollback.hpp"
 #include "pg/text_state.hpp"
 
 extern "C" {
@@ -35,6 +36,7 @@ enum ExplainColumn {
     COL_RELATION,
     COL_LOCK_MODE,
     COL_EFFECT,
+    COL_ROLLBACK,
     COL_RULE,
     COL_VERDICT,
     COL_RELATION_SIZE,
@@ -57,10 +59,11 @@ bool may_see_relation(Oid relid) {
     return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
 }
 
-// unknown: why the action's effect cannot be known without running the
-// text's earlier statements, or null.
+// floor: the statement's own rollback class; unknown: why the action's
+// effect cannot be known without running the text's earlier statements, or
+// null.
 void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, const GdAction *a,
-                 const char *unknown) {
+                 guarded_ddl::Rollback floor, const char *unknown) {
     Datum values[N_COLUMNS] = {};
     bool nulls[N_COLUMNS] = {};
 
@@ -69,6 +72,10 @@ void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     values[COL_RELATION] = CStringGetTextDatum(a->relation);
     values[COL_LOCK_MODE] = CStringGetTextDatum(GetLockmodeName(DEFAULT_LOCKMETHOD, a->lock));
     values[COL_EFFECT] = gd_text_datum(guarded_ddl::effect_name(a->effect));
+    // Follows from the form and the column's types alone, as the effect
+    // does: shown whatever the caller may see of the relation.
+    values[COL_ROLLBACK] =
+        gd_text_datum(guarded_ddl::rollback_name(guarded_ddl::worst(a->rollback, floor)));
     if (a->rule)
         values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*a->rule).name);
     else
@@ -116,6 +123,12 @@ void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command
         values[COL_HINT] = CStringGetTextDatum(hint);
         nulls[COL_HINT] = false;
     }
+    // Statements other than DDL (SELECT, DML) are not the guard's: no class.
+    if (ddl) {
+        values[COL_ROLLBACK] =
+            gd_text_datum(guarded_ddl::rollback_name(gd_statement_rollback_floor(stmt)));
+        nulls[COL_ROLLBACK] = false;
+    }
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
@@ -154,8 +167,9 @@ void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state)
             is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions, &unknown);
         if (n == 0)
             emit_statement(rsinfo, statement_no, command, stmt, note, unknown);
+        guarded_ddl::Rollback floor = gd_statement_rollback_floor(stmt);
         for (int i = 0; i < n; i++)
-            emit_action(rsinfo, statement_no, command, &actions[i], unknown);
+            emit_action(rsinfo, statement_no, command, &actions[i], floor, unknown);
         gd_text_state_after(state, stmt, actions, n);
     }
     if (const char *open_block = gd_text_state_end(state))

@@ -2,6 +2,7 @@
 // under the session's guarded_ddl.mode and guarded_ddl.rules.
 #include "pg/prelude.hpp"
 
+#include "core/form_classifier.hpp"
 #include "core/rule_catalogue.hpp"
 #include "core/rule_policy.hpp"
 #include "pg/cpp_boundary.hpp"
@@ -36,13 +37,18 @@ extern "C" Datum gd_rules(PG_FUNCTION_ARGS) {
             std::string text = guarded_ddl::render_recipe(r, {});
             return guarded_ddl::pg::pg_call([&] { return pstrdup(text.c_str()); });
         });
-        Datum values[6] = {gd_text_datum(r.name),
+        // The class of the usual statement the rule fires on; for
+        // alter_column_type_rewrite a lossy change is data_restore instead.
+        guarded_ddl::Rollback rollback =
+            guarded_ddl::classify(guarded_ddl::typical_facts(r.id)).rollback;
+        Datum values[7] = {gd_text_datum(r.name),
                            gd_text_datum(r.description),
                            gd_text_datum(r.lock),
                            gd_text_datum(guarded_ddl::effect_name(r.effect)),
+                           gd_text_datum(guarded_ddl::rollback_name(rollback)),
                            gd_text_datum(guarded_ddl::mode_name(mode)),
                            CStringGetTextDatum(recipe)};
-        bool nulls[6] = {};
+        bool nulls[7] = {};
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return static_cast<Datum>(0);

@@ -23,6 +23,7 @@ struct GdAction {
     LOCKMODE index_lock;
     guarded_ddl::Effect effect;
     std::optional<guarded_ddl::RuleId> rule;
+    guarded_ddl::Rollback rollback; // what undoing the action takes
     char column[NAMEDATALEN];
     char constraint_name[NAMEDATALEN];
     char index[NAMEDATALEN];
