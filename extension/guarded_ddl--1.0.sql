@@ -464,7 +464,7 @@ COMMENT ON FUNCTION guarded_ddl.export_size_profile() IS
 -- The profile's size, uncompressed, without detoasting it; above 100 MB it
 -- raises 54000.
 CREATE FUNCTION guarded_ddl.check_size_profile_size(profile jsonb) RETURNS void
-    LANGUAGE C IMMUTABLE STRICT
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'gd_check_size_profile_size';
 
 CREATE FUNCTION guarded_ddl.import_size_profile(profile jsonb) RETURNS integer
