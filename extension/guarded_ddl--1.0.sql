@@ -424,3 +424,232 @@ END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.purge(interval) FROM PUBLIC;
 COMMENT ON FUNCTION guarded_ddl.purge(interval) IS
     'delete audit rows (and their lock rows) of statements older than the interval; returns how many statements';
+
+-- Size profile --------------------------------------------------------------
+
+-- Production's table sizes, imported on a CI or staging server whose tables
+-- are small: the guard judges each relation by the larger of its live figure
+-- and its profile figure, so CI blocks what production would. An entry
+-- matches the relation it was resolved to at import (relid, followed through
+-- renames) or, when that relation no longer exists or none did, whatever
+-- relation now has its schema and name (a table a migration creates after the
+-- import). Not dumped by pg_dump: relids mean nothing on another server, and
+-- a profile belongs to the server it was imported on. Only superusers change
+-- it (nothing is granted), through the two functions below.
+CREATE TABLE guarded_ddl.size_profile_entry (
+    schema_name name NOT NULL,
+    table_name name NOT NULL,
+    relid oid,                  -- resolved at import; null when unknown here then
+    bytes bigint NOT NULL CHECK (bytes >= 0),
+    rows double precision CHECK (rows >= 0), -- null: never analyzed in production
+    exported_at timestamptz,
+    imported_by name NOT NULL,
+    imported_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schema_name, table_name)
+);
+CREATE INDEX size_profile_entry_relid ON guarded_ddl.size_profile_entry (relid);
+-- The same invalidation as the per-table policies: each backend's cached
+-- profile figures are dropped when a write to the table commits.
+CREATE TRIGGER size_profile_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON guarded_ddl.size_profile_entry
+    FOR EACH STATEMENT EXECUTE FUNCTION guarded_ddl.table_policy_changed();
+ALTER TABLE guarded_ddl.size_profile_entry ENABLE ALWAYS TRIGGER size_profile_changed;
+
+-- Every ordinary and partitioned table and materialized view the caller may
+-- see (any privilege on it, or pg_read_all_stats), with the guard's own
+-- figures: bytes of table, TOAST and indexes, every fork, partitions summed
+-- into their parent; rows the planner's estimate (null: never analyzed).
+CREATE FUNCTION guarded_ddl.export_size_profile() RETURNS jsonb
+    LANGUAGE C VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'gd_export_size_profile';
+COMMENT ON FUNCTION guarded_ddl.export_size_profile() IS
+    'this database''s table sizes and row estimates, as a profile for guarded_ddl.import_size_profile() elsewhere';
+
+-- The profile's size, uncompressed, without detoasting it; above 100 MB it
+-- raises 54000.
+CREATE FUNCTION guarded_ddl.check_size_profile_size(profile jsonb) RETURNS void
+    LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'gd_check_size_profile_size';
+
+CREATE FUNCTION guarded_ddl.import_size_profile(profile jsonb) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    hint constant text := 'guarded_ddl.export_size_profile() run on the production server '
+                          'gives a valid profile.';
+    name_hint constant text := 'Names are schema.table, each part quoted as quote_ident quotes it.';
+    bad_key text;
+    bad_no bigint;
+    bad jsonb;
+    problem text;
+    exported timestamptz;
+    entries integer;
+    matched integer;
+    removed integer;
+BEGIN
+    IF profile IS NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: profile must not be null'
+            USING ERRCODE = '22004', HINT = hint;
+    END IF;
+    PERFORM guarded_ddl.check_size_profile_size(profile);
+    IF jsonb_typeof(profile) <> 'object' THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: profile is not a JSON object'
+            USING ERRCODE = '22023', DETAIL = format('It is a JSON %s.', jsonb_typeof(profile)),
+                  HINT = hint;
+    END IF;
+    SELECT k INTO bad_key FROM jsonb_object_keys(profile) AS k
+     WHERE k NOT IN ('version', 'server_version', 'exported_at', 'tables') ORDER BY k LIMIT 1;
+    IF bad_key IS NOT NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: unknown key "%" in the profile', bad_key
+            USING ERRCODE = '22023',
+                  DETAIL = 'A version 1 profile has the keys version, server_version, exported_at and tables.',
+                  HINT = hint;
+    END IF;
+    IF profile->'version' IS DISTINCT FROM '1'::jsonb THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: unsupported profile version %',
+            coalesce((profile->'version')::text, '(none)')
+            USING ERRCODE = '22023', DETAIL = 'This guarded_ddl reads profiles of version 1.',
+                  HINT = hint;
+    END IF;
+    IF jsonb_typeof(profile->'tables') IS DISTINCT FROM 'array' THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: "tables" must be a JSON array'
+            USING ERRCODE = '22023', HINT = hint;
+    END IF;
+    IF coalesce(jsonb_typeof(profile->'server_version'), 'string') NOT IN ('string', 'null')
+       OR coalesce(jsonb_typeof(profile->'exported_at'), 'string') NOT IN ('string', 'null') THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: "server_version" and "exported_at" must be strings'
+            USING ERRCODE = '22023', HINT = hint;
+    END IF;
+    BEGIN
+        exported := (profile->>'exported_at')::timestamptz;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: "exported_at" is not a timestamp'
+            USING ERRCODE = '22023', DETAIL = format('It is %s.', profile->'exported_at'),
+                  HINT = hint;
+    END;
+
+    -- The first entry that is not {"name": string, "bytes": whole number
+    -- >= 0, "rows": number >= 0 or null}, and what is wrong with it. CASE
+    -- keeps each cast behind the type check it needs.
+    SELECT t.no, t.e, t.problem INTO bad_no, bad, problem
+      FROM (SELECT a.no, a.e,
+                   CASE WHEN jsonb_typeof(a.e) <> 'object' THEN 'is not a JSON object'
+                        WHEN EXISTS (SELECT 1 FROM jsonb_object_keys(a.e) AS k
+                                      WHERE k NOT IN ('name', 'bytes', 'rows'))
+                            THEN 'has a key other than name, bytes and rows'
+                        WHEN jsonb_typeof(a.e->'name') IS DISTINCT FROM 'string'
+                            THEN 'has no "name" string'
+                        WHEN jsonb_typeof(a.e->'bytes') IS DISTINCT FROM 'number'
+                            THEN 'has no "bytes" number'
+                        WHEN (a.e->>'bytes')::numeric < 0
+                             OR (a.e->>'bytes')::numeric <> trunc((a.e->>'bytes')::numeric)
+                             OR (a.e->>'bytes')::numeric > 9223372036854775807
+                            THEN 'has "bytes" that is not a whole number from 0 to 2^63-1'
+                        WHEN coalesce(jsonb_typeof(a.e->'rows'), 'null') NOT IN ('number', 'null')
+                            THEN 'has "rows" that is neither a number nor null'
+                        WHEN jsonb_typeof(a.e->'rows') = 'number'
+                             AND ((a.e->>'rows')::numeric < 0 OR (a.e->>'rows')::numeric > 1e300)
+                            THEN 'has "rows" that is negative or out of range'
+                   END AS problem
+              FROM jsonb_array_elements(profile->'tables') WITH ORDINALITY AS a(e, no)) AS t
+     WHERE t.problem IS NOT NULL
+     ORDER BY t.no
+     LIMIT 1;
+    IF bad_no IS NOT NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: table entry % %', bad_no, problem
+            USING ERRCODE = '22023', DETAIL = format('The entry is %s.', left(bad::text, 200)),
+                  HINT = hint;
+    END IF;
+
+    -- Names: schema.table, two parts of at most 63 bytes, each unique.
+    BEGIN
+        SELECT t.no, t.e->>'name' INTO bad_no, problem
+          FROM jsonb_array_elements(profile->'tables') WITH ORDINALITY AS t(e, no),
+               LATERAL parse_ident(t.e->>'name') AS p(parts)
+         WHERE cardinality(p.parts) <> 2
+            OR octet_length(p.parts[1]) >= 64 OR octet_length(p.parts[2]) >= 64
+         ORDER BY t.no LIMIT 1;
+    EXCEPTION WHEN invalid_parameter_value THEN
+        GET STACKED DIAGNOSTICS problem = MESSAGE_TEXT;
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: a table name is not a qualified name'
+            USING ERRCODE = '22023', DETAIL = format('PostgreSQL says: %s.', problem),
+                  HINT = name_hint;
+    END;
+    IF bad_no IS NOT NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: table entry % has name %, not schema.table',
+            bad_no, quote_literal(problem)
+            USING ERRCODE = '22023',
+                  DETAIL = 'A name has two parts, a schema and a table, of at most 63 bytes each.',
+                  HINT = name_hint;
+    END IF;
+    SELECT quote_ident(p.parts[1]) || '.' || quote_ident(p.parts[2]) INTO problem
+      FROM jsonb_array_elements(profile->'tables') AS t(e),
+           LATERAL parse_ident(t.e->>'name') AS p(parts)
+     GROUP BY p.parts[1], p.parts[2] HAVING count(*) > 1
+     ORDER BY 1 LIMIT 1;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.import_size_profile: table % appears more than once', problem
+            USING ERRCODE = '22023', HINT = hint;
+    END IF;
+
+    -- Replaced as a whole, in this transaction: other sessions see the old
+    -- profile or the new one. DELETE, not TRUNCATE, so that the guard's reads
+    -- in other sessions never wait for this.
+    DELETE FROM guarded_ddl.size_profile_entry;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    INSERT INTO guarded_ddl.size_profile_entry
+        (schema_name, table_name, relid, bytes, rows, exported_at, imported_by)
+    SELECT p.parts[1], p.parts[2],
+           (SELECT c.oid FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE n.nspname = p.parts[1] AND c.relname = p.parts[2]
+               AND c.relkind IN ('r', 'p', 'm') AND c.relpersistence <> 't'),
+           (t.e->>'bytes')::bigint, (t.e->>'rows')::double precision, exported, session_user
+      FROM jsonb_array_elements(profile->'tables') AS t(e),
+           LATERAL parse_ident(t.e->>'name') AS p(parts);
+    GET DIAGNOSTICS entries = ROW_COUNT;
+    SELECT count(*) INTO matched FROM guarded_ddl.size_profile_entry WHERE relid IS NOT NULL;
+
+    -- A DBA action: said to the caller and kept in the server log.
+    RAISE NOTICE 'guarded_ddl: size profile imported (tables: %, found here: %, unknown here: %)',
+        entries, matched, entries - matched
+        USING DETAIL = 'An unknown table counts from the moment a table of its name is created.';
+    RAISE LOG 'guarded_ddl: size profile imported by % (exported at %, server version %): % tables, % matched, % unknown, % entries replaced',
+        session_user, coalesce(exported::text, 'unknown'),
+        coalesce(profile->>'server_version', 'unknown'), entries, matched, entries - matched, removed;
+    RETURN matched;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.import_size_profile(jsonb) FROM PUBLIC;
+COMMENT ON FUNCTION guarded_ddl.import_size_profile(jsonb) IS
+    'replace the size profile with one from guarded_ddl.export_size_profile(); returns how many of its tables exist here';
+
+CREATE FUNCTION guarded_ddl.clear_size_profile() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    removed integer;
+BEGIN
+    DELETE FROM guarded_ddl.size_profile_entry;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    RAISE NOTICE 'guarded_ddl: size profile removed (tables: %)', removed;
+    RAISE LOG 'guarded_ddl: size profile removed by % (tables: %)', session_user, removed;
+    RETURN removed;
+END $$;
+REVOKE ALL ON FUNCTION guarded_ddl.clear_size_profile() FROM PUBLIC;
+COMMENT ON FUNCTION guarded_ddl.clear_size_profile() IS
+    'remove the imported size profile; returns how many tables it had';
+
+-- The profile as the guard sees it: each entry with the relation it applies
+-- to here now (null: none yet).
+CREATE VIEW guarded_ddl.size_profile AS
+SELECT e.schema_name, e.table_name, e.bytes, e.rows, e.exported_at, e.imported_by, e.imported_at,
+       coalesce(
+           (SELECT c.oid FROM pg_catalog.pg_class AS c WHERE c.oid = e.relid),
+           (SELECT c.oid FROM pg_catalog.pg_class AS c
+              JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE n.nspname = e.schema_name AND c.relname = e.table_name
+               AND c.relkind IN ('r', 'p', 'm')
+               AND NOT EXISTS (SELECT 1 FROM guarded_ddl.size_profile_entry AS o
+                                WHERE o.relid = c.oid)))::regclass AS relation
+  FROM guarded_ddl.size_profile_entry AS e;

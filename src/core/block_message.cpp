@@ -29,10 +29,13 @@ std::string_view article(std::string_view lock) {
     return !lock.empty() && (lock.front() == 'A' || lock.front() == 'E') ? "an" : "a";
 }
 
-std::string rows_clause(double rows) {
+constexpr std::string_view from_profile = " in the imported size profile";
+
+std::string rows_clause(double rows, bool rows_from_profile) {
     if (rows < 0)
         return "";
-    return fmt::format(" (about {:.0f} rows)", std::floor(rows));
+    return fmt::format(" (about {:.0f} rows{})", std::floor(rows),
+                       rows_from_profile ? from_profile : "");
 }
 
 } // namespace
@@ -40,11 +43,13 @@ std::string rows_clause(double rows) {
 Message block_message(const RuleHit &hit) {
     const Rule &r = *hit.rule;
     Message m;
-    m.message = fmt::format("guarded_ddl: rule {}: {} would {} large table \"{}\" ({})", r.name,
-                            hit.command, r.verb, hit.names.table, hit.size);
-    m.detail = fmt::format("{} takes {} {} lock on \"{}\"{} and {}. {}.", hit.command,
-                           article(r.lock), r.lock, hit.names.table, rows_clause(hit.rows),
-                           what_it_does(r.effect), r.description);
+    m.message = fmt::format("guarded_ddl: rule {}: {} would {} large table \"{}\" ({}{})", r.name,
+                            hit.command, r.verb, hit.names.table, hit.size,
+                            hit.size_from_profile ? from_profile : "");
+    m.detail =
+        fmt::format("{} takes {} {} lock on \"{}\"{} and {}. {}.", hit.command, article(r.lock),
+                    r.lock, hit.names.table, rows_clause(hit.rows, hit.rows_from_profile),
+                    what_it_does(r.effect), r.description);
     m.hint = render_recipe(r, hit.names);
     return m;
 }

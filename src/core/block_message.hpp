@@ -17,6 +17,10 @@ struct RuleHit {
     std::string_view size;    // as pg_size_pretty prints it
     double rows;              // planner estimate, < 0 when unknown
     RecipeNames names;        // names.table: qualified, quoted where needed
+    // The figure is the imported size profile's (production's), not this
+    // server's: the message says so.
+    bool size_from_profile = false;
+    bool rows_from_profile = false;
 };
 
 Message block_message(const RuleHit &hit);

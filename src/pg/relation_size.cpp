@@ -83,7 +83,9 @@ int64 class_bytes(Oid relid, Oid *toast, double *rows) {
     int64 bytes = files_bytes(rel, relid);
     if (toast != nullptr)
         *toast = rel->reltoastrelid;
-    if (rows != nullptr)
+    // A partitioned table's own estimate (ANALYZE sets one since PG 14)
+    // counts its partitions' rows, which are summed already.
+    if (rows != nullptr && rel->relkind != RELKIND_PARTITIONED_TABLE)
         *rows = rel->reltuples;
     ReleaseSysCache(tuple);
     return bytes;

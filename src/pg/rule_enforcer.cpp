@@ -5,6 +5,7 @@
 #include "pg/gucs.hpp"
 #include "pg/relation_preconditions.hpp"
 #include "pg/policy_store.hpp"
+#include "pg/size_profile.hpp"
 
 extern "C" {
 #include "access/relation.h"
@@ -48,10 +49,12 @@ void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
 } // namespace
 
 GdDecision gd_decide(const GdAction *a, bool consume_approval) {
-    GdDecision d{{0, -1}, false, guarded_ddl::Verdict::Allow, 0};
+    GdDecision d{{0, -1, false, false}, false, guarded_ddl::Verdict::Allow, 0};
     if (!OidIsValid(a->relid))
         return d;
-    d.size = gd_relation_size(a->relid);
+    // The larger of the live figures and an imported size profile's, so a
+    // CI server with production's profile judges as production would.
+    d.size = gd_judged_relation_size(a->relid);
     GdTablePolicy policy = gd_table_policy(a->relid);
     bool big = policy.large
                    ? *policy.large
@@ -84,7 +87,9 @@ GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char 
                                  command_tag,
                                  size,
                                  d->size.rows,
-                                 {a->relation, a->column, a->constraint_name, a->index}};
+                                 {a->relation, a->column, a->constraint_name, a->index},
+                                 d->size.bytes_from_profile,
+                                 d->size.rows_from_profile};
         return gd_report_from(guarded_ddl::block_message(hit));
     });
 }

@@ -14,7 +14,7 @@
 #define GD_ERRCODE_BLOCKED MAKE_SQLSTATE('G', 'D', '0', '0', '1')
 
 struct GdDecision {
-    GdRelationSize size;
+    GdRelationSize size; // what the relation was judged by (size_profile.hpp)
     bool large;
     guarded_ddl::Verdict verdict;
     int64 approval_id; // > 0: a DBA's approval turned a block into allow

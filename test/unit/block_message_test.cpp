@@ -33,5 +33,26 @@ TEST(BlockMessage, UnknownRowCountIsLeftOut) {
         << m.detail;
 }
 
+TEST(BlockMessage, SaysWhichFiguresCameFromTheSizeProfile) {
+    RuleHit hit{&rule(RuleId::AddColumnVolatileDefault),
+                "ALTER TABLE",
+                "52 MB",
+                300000,
+                {"public.users", "token", "", ""}};
+    hit.size_from_profile = true;
+    auto m = block_message(hit);
+    EXPECT_EQ(m.message, "guarded_ddl: rule add_column_volatile_default: ALTER TABLE would rewrite "
+                         "large table \"public.users\" (52 MB in the imported size profile)");
+    EXPECT_NE(m.detail.find("(about 300000 rows) and"), std::string::npos) << m.detail;
+
+    hit.size_from_profile = false;
+    hit.rows_from_profile = true;
+    m = block_message(hit);
+    EXPECT_NE(m.message.find("(52 MB)"), std::string::npos) << m.message;
+    EXPECT_NE(m.detail.find("(about 300000 rows in the imported size profile) and"),
+              std::string::npos)
+        << m.detail;
+}
+
 } // namespace
 } // namespace guarded_ddl
