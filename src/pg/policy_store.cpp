@@ -2,6 +2,7 @@
 
 #include "pg/cpp_boundary.hpp"
 #include "pg/extension_objects.hpp"
+#include "pg/oid_cache.hpp"
 #include "pg/own_table_lock.hpp"
 
 extern "C" {
@@ -294,20 +295,9 @@ GdTablePolicy gd_table_policy(Oid relid) {
     GdTablePolicy policy = read_table_policy(table, relid);
     if (generation != policy_cache_generation)
         return policy;
-    if (policy_cache != nullptr && hash_get_num_entries(policy_cache) >= policy_cache_max_entries) {
-        hash_destroy(policy_cache);
-        policy_cache = nullptr;
-    }
-    if (policy_cache == nullptr) {
-        HASHCTL ctl{};
-        ctl.keysize = sizeof(Oid);
-        ctl.entrysize = sizeof(PolicyCacheEntry);
-        ctl.hcxt = CacheMemoryContext;
-        policy_cache = hash_create("guarded_ddl table policies", 64, &ctl,
-                                   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    }
-    auto *entry =
-        static_cast<PolicyCacheEntry *>(hash_search(policy_cache, &relid, HASH_ENTER, nullptr));
+    auto *entry = static_cast<PolicyCacheEntry *>(
+        gd_oid_cache_enter(&policy_cache, "guarded_ddl table policies", sizeof(PolicyCacheEntry),
+                           policy_cache_max_entries, relid, nullptr));
     entry->policy = policy;
     return policy;
 }

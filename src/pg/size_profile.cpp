@@ -2,6 +2,7 @@
 
 #include "pg/catalog_scan.hpp"
 #include "pg/extension_objects.hpp"
+#include "pg/oid_cache.hpp"
 #include "pg/own_table_lock.hpp"
 
 extern "C" {
@@ -205,21 +206,9 @@ ProfileRead read_profile_size(const ProfileTable &table, Oid relid, const char *
 
 void cache_profile_size(Oid relid, Oid namespace_oid, const NameData *relname,
                         const GdProfileSize &size) {
-    if (profile_cache != nullptr &&
-        hash_get_num_entries(profile_cache) >= profile_cache_max_entries) {
-        hash_destroy(profile_cache);
-        profile_cache = nullptr;
-    }
-    if (profile_cache == nullptr) {
-        HASHCTL ctl{};
-        ctl.keysize = sizeof(Oid);
-        ctl.entrysize = sizeof(ProfileCacheEntry);
-        ctl.hcxt = CacheMemoryContext;
-        profile_cache = hash_create("guarded_ddl size profile", 64, &ctl,
-                                    HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    }
-    auto *entry =
-        static_cast<ProfileCacheEntry *>(hash_search(profile_cache, &relid, HASH_ENTER, nullptr));
+    auto *entry = static_cast<ProfileCacheEntry *>(
+        gd_oid_cache_enter(&profile_cache, "guarded_ddl size profile", sizeof(ProfileCacheEntry),
+                           profile_cache_max_entries, relid, nullptr));
     entry->namespace_oid = namespace_oid;
     entry->relname = *relname;
     entry->size = size;
