@@ -3,7 +3,7 @@
 -- single_transaction => true). No statement is executed.
 CREATE EXTENSION guarded_ddl;
 SET guarded_ddl.large_table_size = 0;
-CREATE TABLE txt (id int PRIMARY KEY, name text, ts timestamp);
+CREATE TABLE txt (id int PRIMARY KEY, name text, ts timestamp, ts2 timestamp, c1 int, c2 int, c3 int);
 INSERT INTO txt SELECT g, 'n', now() FROM generate_series(1, 10) g;
 ALTER TABLE txt ADD CONSTRAINT name_nonempty CHECK (name <> '') NOT VALID;
 
@@ -29,16 +29,16 @@ BEGIN;
 SET LOCAL TimeZone = 'UTC';
 ALTER TABLE txt ALTER COLUMN ts TYPE timestamptz;
 COMMIT;
-ALTER TABLE txt ALTER COLUMN ts TYPE timestamptz;
+ALTER TABLE txt ALTER COLUMN ts2 TYPE timestamptz;
 $$);
 -- guarded_ddl settings in the text apply to the statements after them,
 -- and the session's own are untouched afterwards.
 SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
-ALTER TABLE txt DROP COLUMN name;
+ALTER TABLE txt DROP COLUMN c1;
 SET guarded_ddl.rules = 'drop_column=warn';
-ALTER TABLE txt DROP COLUMN name;
+ALTER TABLE txt DROP COLUMN c2;
 RESET guarded_ddl.rules;
-ALTER TABLE txt DROP COLUMN name;
+ALTER TABLE txt DROP COLUMN c3;
 $$);
 SHOW guarded_ddl.rules;
 SHOW TimeZone;
@@ -68,7 +68,8 @@ $$);
 
 -- A CHECK the text adds NOT VALID and validates proves SET NOT NULL, as it
 -- will in the catalogs by then; so does a NOT VALID one it validates. An
--- ATTACH whose partition gets a CHECK implying the bound skips its scan.
+-- ATTACH whose partition gets a CHECK implying the bound skips its scan;
+-- without one it scans.
 SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
 ALTER TABLE txt ADD CONSTRAINT ts_not_null CHECK (ts IS NOT NULL) NOT VALID;
 ALTER TABLE txt ALTER COLUMN ts SET NOT NULL;
@@ -82,10 +83,39 @@ CREATE TABLE txt_parted (id int) PARTITION BY RANGE (id);
 CREATE TABLE txt_part (id int);
 SELECT statement_no, command, relation, rule, verdict FROM guarded_ddl.explain($$
 ALTER TABLE txt_parted ATTACH PARTITION txt_part FOR VALUES FROM (0) TO (100);
+$$) WHERE relation = 'public.txt_part';
+SELECT statement_no, command, relation, rule, verdict FROM guarded_ddl.explain($$
 ALTER TABLE txt_part ADD CONSTRAINT in_bound CHECK (id IS NOT NULL AND id >= 0 AND id < 100) NOT VALID;
 ALTER TABLE txt_part VALIDATE CONSTRAINT in_bound;
 ALTER TABLE txt_parted ATTACH PARTITION txt_part FOR VALUES FROM (0) TO (100);
-$$) WHERE command = 'ALTER TABLE' AND relation = 'public.txt_part';
+$$) WHERE relation = 'public.txt_part';
+
+-- What the text changes is no longer what the catalogs say: a column it
+-- drops, renames or retypes, a partition it attaches, a constraint it drops.
+SELECT statement_no, command, relation, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE txt ALTER COLUMN c1 TYPE bigint;
+ALTER TABLE txt ALTER COLUMN c1 TYPE bigint;
+ALTER TABLE txt RENAME COLUMN c2 TO c2_old;
+ALTER TABLE txt DROP COLUMN c2;
+ALTER TABLE txt_parted ATTACH PARTITION txt_part FOR VALUES FROM (0) TO (100);
+ALTER TABLE txt_parted DETACH PARTITION txt_part;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+ALTER TABLE txt DROP CONSTRAINT name_nonempty;
+ALTER TABLE txt ALTER COLUMN name SET NOT NULL;
+ALTER TABLE txt VALIDATE CONSTRAINT name_nonempty;
+$$);
+
+-- In a transaction block, a statement PostgreSQL refuses aborts the rest of
+-- it: nothing after it runs, and COMMIT rolls it back.
+SELECT statement_no, command, rule, verdict, hint FROM guarded_ddl.explain($$
+ALTER TABLE txt ALTER COLUMN no_such_column SET NOT NULL;
+ALTER TABLE txt DROP COLUMN c2;
+BEGIN;
+ALTER TABLE txt ALTER COLUMN no_such_column SET NOT NULL;
+ALTER TABLE txt DROP COLUMN c3;
+COMMIT;
+ALTER TABLE txt DROP COLUMN c3;
+$$);
 
 -- Odd texts get a clear answer: COMMIT without BEGIN, BEGIN twice, a text
 -- that ends inside its transaction block.

@@ -23,11 +23,22 @@ CREATE SCHEMA rb_schema;
 INSERT INTO rb VALUES (1, 12345.67, 'abc', '2024-01-01 10:00:00.123456+00',
                        '2024-01-01 10:00:00.5', 1.25, 7, 'n', '{a}', '1 day 02:03:04.5');
 
+-- Each statement of a list explained on its own, against the catalogs as
+-- they are (one text would judge each after the ones before it).
+CREATE FUNCTION rb_each(stmts text)
+    RETURNS TABLE (statement_no bigint, effect text, rollback text, rule text, verdict text,
+                   command text, relation text)
+    LANGUAGE sql AS $f$
+    SELECT s.no, e.effect, e.rollback, e.rule, e.verdict, e.command, e.relation
+      FROM regexp_split_to_table(btrim(stmts, E' \n;'), E';\\s*') WITH ORDINALITY AS s(stmt, no),
+           guarded_ddl.explain(s.stmt) AS e
+$f$;
+
 -- A small table (the default thresholds): nothing is blocked (verdict
 -- allow), yet each lossy type change is data_restore. The issue's examples
 -- first.
 SELECT statement_no AS no, effect, rollback, rule, verdict, command
-  FROM guarded_ddl.explain($$
+  FROM rb_each($$
     ALTER TABLE rb ALTER COLUMN amount TYPE numeric(8,2);
     ALTER TABLE rb ALTER COLUMN id TYPE int;
     ALTER TABLE rb ALTER COLUMN code TYPE varchar(50);
@@ -48,7 +59,7 @@ SELECT statement_no AS no, effect, rollback, rule, verdict, command
 -- only (reversible); one that rewrites keeps every value but undoing it is
 -- another rewrite (forward_only).
 SELECT statement_no AS no, effect, rollback, rule, command
-  FROM guarded_ddl.explain($$
+  FROM rb_each($$
     ALTER TABLE rb ALTER COLUMN amount TYPE numeric(12,2);
     ALTER TABLE rb ALTER COLUMN code TYPE text;
     ALTER TABLE rb ALTER COLUMN code TYPE varchar(200);
@@ -61,7 +72,7 @@ SELECT statement_no AS no, effect, rollback, rule, command
 -- USING: a cast of the column is judged cast by cast; anything else
 -- computes new values, and the old ones are gone.
 SELECT statement_no AS no, effect, rollback, command
-  FROM guarded_ddl.explain($$
+  FROM rb_each($$
     ALTER TABLE rb ALTER COLUMN n TYPE bigint USING n::bigint;
     ALTER TABLE rb ALTER COLUMN id TYPE bigint USING id::int::bigint;
     ALTER TABLE rb ALTER COLUMN n TYPE bigint USING n * 2;
@@ -73,7 +84,7 @@ SELECT statement_no AS no, effect, rollback, command
 -- data_restore. A statement without actions of its own is classed by what
 -- it may remove.
 SELECT statement_no AS no, effect, rollback, command, relation
-  FROM guarded_ddl.explain($$
+  FROM rb_each($$
     ALTER TABLE rb ADD COLUMN extra int;
     ALTER TABLE rb ADD COLUMN token uuid DEFAULT gen_random_uuid();
     ALTER TABLE rb ALTER COLUMN n SET NOT NULL;
@@ -136,6 +147,7 @@ SELECT command, verdict, rollback, coalesce(statement, setting) AS statement
 SELECT pg_get_constraintdef(oid) AS rollback_check FROM pg_constraint
  WHERE conrelid = 'guarded_ddl.ddl_log'::regclass AND conname LIKE '%rollback%';
 
+DROP FUNCTION rb_each;
 DROP TABLE rb;
 DROP DOMAIN rb_code;
 DROP EXTENSION guarded_ddl;

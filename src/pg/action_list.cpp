@@ -48,32 +48,28 @@ GdAction *GdActionList::add(Oid relid, LOCKMODE lock, const Facts &facts, GdPriv
 Oid GdActionList::find(const RangeVar *rv, bool missing_ok) {
     if (rv == nullptr)
         return InvalidOid;
-    if (gd_text_drops_relation(rv)) {
-        unknowable("An earlier statement of the text drops or renames this relation: what this "
-                   "statement finds under its name depends on what was done since.");
+    if (gd_text_touches_relation(rv)) {
+        unknowable("An earlier statement of the text creates, drops, renames or changes this "
+                   "relation: what this statement finds under its name depends on what was done "
+                   "since.");
         return InvalidOid;
     }
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-    if (OidIsValid(relid) || missing_ok)
-        return relid;
-    if (gd_text_creates_relation(rv))
-        unknowable("An earlier statement of the text creates or renames this relation: what this "
-                   "statement does depends on what was done to it since.");
-    else
+    if (!OidIsValid(relid) && !missing_ok)
         refuse();
-    return InvalidOid;
-}
-
-bool GdActionList::added_by_text(Oid relid, const char *column) {
-    if (!gd_text_creates_column(relid, column))
-        return false;
-    unknowable("An earlier statement of the text adds or renames this column: what this "
-               "statement does depends on what was done to it since.");
-    return true;
+    return relid;
 }
 
 bool GdActionList::require(Oid relid, const char *kinds, bool catalog_allowed) {
     if (!gd_relkind_in(relid, kinds) || (!catalog_allowed && gd_is_protected_catalog(relid)))
         refuse();
     return !refused;
+}
+
+bool GdActionList::touched_by_text(Oid relid, const char *column) {
+    if (!gd_text_touches_column(relid, column))
+        return false;
+    unknowable("An earlier statement of the text adds, drops, renames or changes this column: "
+               "what this statement does depends on what was done to it since.");
+    return true;
 }

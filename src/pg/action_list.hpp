@@ -28,10 +28,10 @@ struct GdActionList {
     void refuse() { refused = true; }
     void unknowable(const char *why) { unknown = why; }
 
-    // A column a statement names that is not in the catalogs: true (and the
-    // statement unknowable) when an earlier statement of the explained text
-    // adds it.
-    bool added_by_text(Oid relid, const char *column);
+    // A column a statement names: true (and the statement unknowable) when
+    // an earlier statement of the explained text adds, drops, renames or
+    // changes it, so the catalogs no longer tell what is there.
+    bool touched_by_text(Oid relid, const char *column);
 
     // Records what classify() makes of the facts for relid, once the session
     // is known to hold the privilege the statement needs on it.

@@ -25,12 +25,19 @@ void attach_partition(Oid parent, PartitionCmd *cmd, GdActionList &acts) {
     Oid partition = acts.find(cmd->name, false);
     if (!OidIsValid(partition) || !acts.require(partition, "rpf"))
         return;
+    // Columns an explained text changes earlier: whether they match then is
+    // not in the catalogs.
+    bool columns_known =
+        !gd_text_touches_column(parent, nullptr) && !gd_text_touches_column(partition, nullptr);
+    if (!columns_known)
+        acts.unknowable("An earlier statement of the text changes the columns of the table or "
+                        "the partition: whether they still match depends on what was done.");
     Oid default_partition = get_default_partition_oid(parent);
     if (get_rel_relispartition(partition) || has_superclass(partition) || cmd->bound == nullptr ||
         (cmd->bound->is_default && OidIsValid(default_partition)) || partition == parent ||
         (get_rel_relispartition(parent) &&
          list_member_oid(get_partition_ancestors(parent), partition)) ||
-        !gd_same_columns(parent, partition))
+        (columns_known && !gd_same_columns(parent, partition)))
         return acts.refuse(); // already a partition, a second DEFAULT, circular, ...
     Facts f = gd_facts_of(Form::AttachPartition);
     f.proven = gd_attach_bound_implied(parent, partition, cmd->bound);
@@ -112,11 +119,12 @@ AlterContext alter_context(Oid relid, AlterTableStmt *stmt) {
 enum class Column { Exists, Added, Missing };
 
 Column column_state(const AlterContext &ctx, const char *name, GdActionList &acts) {
+    if (acts.touched_by_text(ctx.relid, name))
+        return Column::Added;
     AttrNumber attnum = get_attnum(ctx.relid, name);
     if (attnum > 0)
         return Column::Exists;
-    if (attnum == InvalidAttrNumber &&
-        (named_in(ctx.added, name) || acts.added_by_text(ctx.relid, name)))
+    if (attnum == InvalidAttrNumber && named_in(ctx.added, name))
         return Column::Added;
     if (attnum < 0)
         acts.refuse();
@@ -133,9 +141,9 @@ bool constraint_columns(Oid relid, List *names, const AlterContext *ctx, AttrNum
     foreach (lc, names) {
         const char *name = strVal(lfirst(lc));
         AttrNumber attnum = get_attnum(relid, name);
-        if (attnum == InvalidAttrNumber &&
-            ((ctx != nullptr && ctx->relid == relid && named_in(ctx->added, name)) ||
-             acts.added_by_text(relid, name))) {
+        if (acts.touched_by_text(relid, name) ||
+            (attnum == InvalidAttrNumber && ctx != nullptr && ctx->relid == relid &&
+             named_in(ctx->added, name))) {
             *known = false;
             continue;
         }
@@ -196,7 +204,7 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
         f.form = foreign ? Form::Other : Form::AddCheck;
         // Columns this statement or an explained text's earlier ones add are
         // not in the catalogs yet.
-        if (ctx.added == NIL && !gd_text_creates_column(relid, nullptr) &&
+        if (ctx.added == NIL && !gd_text_touches_column(relid, nullptr) &&
             !gd_check_columns_valid(relid, con->raw_expr))
             return acts.refuse();
         break;
@@ -323,6 +331,8 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             auto *column = castNode(ColumnDef, cmd->def);
             if (!acts.require(relid, "rpcf"))
                 return;
+            if (acts.touched_by_text(relid, column->colname))
+                continue; // what is there by then is the text's doing
             if (get_attnum(relid, column->colname) != InvalidAttrNumber) {
                 if (!cmd->missing_ok) // ADD COLUMN IF NOT EXISTS skips it
                     acts.refuse();
@@ -374,9 +384,13 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
         case AT_ValidateConstraint:
             if (!acts.require(relid, "rpf"))
                 return;
-            if (!ctx.adds_constraint &&
-                !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true)) &&
-                !gd_text_adds_constraint(relid, cmd->name))
+            // A constraint an explained text adds is not in the catalogs
+            // yet; one it drops is gone from them.
+            if (gd_text_adds_constraint(relid, cmd->name)
+                    ? false
+                    : gd_text_drops_constraint(relid, cmd->name) ||
+                          (!ctx.adds_constraint &&
+                           !OidIsValid(get_relation_constraint_oid(relid, cmd->name, true))))
                 return acts.refuse();
             f.form = Form::ValidateConstraint;
             f.holds_strong_lock = gd_transaction_holds(relid, AccessExclusiveLock);

@@ -298,12 +298,32 @@ NullTest *is_not_null(const FormData_pg_attribute *att) {
     return test;
 }
 
+// Whether a valid CHECK an explained text adds to relid uses the column.
+bool text_checks_use(Oid relid, AttrNumber attnum) {
+    List *raws = gd_text_valid_checks(relid);
+    bool locked;
+    Relation rel = raws == NIL ? nullptr : open_without_waiting(relid, &locked);
+    if (rel == nullptr)
+        return false;
+    bool used = false;
+    ListCell *lc;
+    foreach (lc, raws) {
+        Bitmapset *columns = nullptr;
+        pull_varattnos(transform_check(rel, static_cast<Node *>(lfirst(lc))), 1, &columns);
+        used = used || bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, columns);
+    }
+    close_after_analysis(rel, locked);
+    return used;
+}
+
 // What relid's valid CHECKs prove, those an explained text validates or
 // adds included.
 List *check_proof_terms(Oid relid) {
     List *known = text_proof_terms(relid);
     for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
-        if (!con->convalidated && !gd_text_validates_constraint(relid, NameStr(con->conname)))
+        const char *name = NameStr(con->conname);
+        if (gd_text_drops_constraint(relid, name) ||
+            (!con->convalidated && !gd_text_validates_constraint(relid, name)))
             return;
         bool isnull;
         Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
@@ -553,8 +573,11 @@ bool gd_column_has_checks(Oid relid, const char *column) {
     if (attnum == InvalidAttrNumber)
         return false;
     for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
-        // A NOT VALID one is added back NOT VALID, unscanned.
-        if (!con->convalidated)
+        // A NOT VALID one is added back NOT VALID, unscanned; one an
+        // explained text validates or drops earlier is as the text left it.
+        const char *name = NameStr(con->conname);
+        if (gd_text_drops_constraint(relid, name) ||
+            (!con->convalidated && !gd_text_validates_constraint(relid, name)))
             return;
         bool isnull;
         Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey,
@@ -566,7 +589,7 @@ bool gd_column_has_checks(Oid relid, const char *column) {
         for (int i = 0; i < ARR_DIMS(keys)[0]; i++)
             found = found || attnums[i] == attnum;
     });
-    return found;
+    return found || text_checks_use(relid, attnum);
 }
 
 bool gd_not_null_proven(Oid relid, const char *column) {

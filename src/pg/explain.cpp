@@ -161,16 +161,21 @@ void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state)
         Node *stmt = castNode(RawStmt, lfirst(lc))->stmt;
         const char *command = GetCommandTagName(CreateCommandTag(stmt));
         statement_no++;
-        const char *note = gd_text_state_before(state, stmt);
-        const char *unknown = nullptr;
-        int n =
-            is_plannable(stmt) ? 0 : gd_statement_actions(stmt, actions, gd_max_actions, &unknown);
+        bool skipped;
+        const char *note = gd_text_state_before(state, stmt, &skipped);
+        GdAnalysisOutcome outcome{nullptr, false};
+        int n = skipped || is_plannable(stmt)
+                    ? 0
+                    : gd_statement_actions(stmt, actions, gd_max_actions, &outcome);
         if (n == 0)
-            emit_statement(rsinfo, statement_no, command, stmt, note, unknown);
+            emit_statement(rsinfo, statement_no, command, stmt, note, outcome.unknown);
         guarded_ddl::Rollback floor = gd_statement_rollback_floor(stmt);
         for (int i = 0; i < n; i++)
-            emit_action(rsinfo, statement_no, command, &actions[i], floor, unknown);
-        gd_text_state_after(state, stmt, actions, n);
+            emit_action(rsinfo, statement_no, command, &actions[i], floor, outcome.unknown);
+        if (outcome.refused)
+            gd_text_state_fails(state);
+        else if (!skipped)
+            gd_text_state_after(state, stmt, actions, n);
     }
     if (const char *open_block = gd_text_state_end(state))
         ereport(NOTICE, (errmsg("guarded_ddl.explain: the text ends inside a transaction block"),

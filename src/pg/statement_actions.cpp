@@ -62,8 +62,8 @@ void create_index(IndexStmt *s, GdActionList &acts) {
         ListCell *lc;
         foreach (lc, params) {
             const char *column = castNode(IndexElem, lfirst(lc))->name;
-            if (column != nullptr && gd_user_column(relid, column) == InvalidAttrNumber &&
-                !acts.added_by_text(relid, column))
+            if (column != nullptr && !acts.touched_by_text(relid, column) &&
+                gd_user_column(relid, column) == InvalidAttrNumber)
                 return acts.refuse();
         }
     }
@@ -135,8 +135,8 @@ void rename(RenameStmt *stmt, GdActionList &acts) {
         // renameatt_check, then the old name must be a user column and the
         // new one free.
         if (!acts.require(relid, "rvmciIfp") ||
-            (gd_user_column(relid, stmt->subname) == InvalidAttrNumber &&
-             !acts.added_by_text(relid, stmt->subname)) ||
+            (!acts.touched_by_text(relid, stmt->subname) &&
+             gd_user_column(relid, stmt->subname) == InvalidAttrNumber) ||
             gd_column_is_inherited(relid, get_attnum(relid, stmt->subname)) ||
             get_attnum(relid, stmt->newname) != InvalidAttrNumber)
             return acts.refuse();
@@ -392,7 +392,7 @@ bool must_propagate(int sqlerrcode) {
 
 } // namespace
 
-int gd_statement_actions(Node *stmt, GdAction *out, int max, const char **unknown) {
+int gd_statement_actions(Node *stmt, GdAction *out, int max, GdAnalysisOutcome *outcome) {
     GdActionList acts{out, max, 0, false, nullptr};
     Analyser analyser = analyser_for(stmt);
     // No subtransaction in parallel mode, and nothing to guard there either.
@@ -413,8 +413,8 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max, const char **unknow
     }
     // explain(): a statement whose effect depends on earlier statements of
     // the text is unknown, never silently allowed, refused or not.
-    if (unknown != nullptr)
-        *unknown = acts.unknown;
+    if (outcome != nullptr)
+        *outcome = GdAnalysisOutcome{acts.unknown, acts.refused && acts.unknown == nullptr};
     return acts.refused && acts.unknown == nullptr ? 0 : acts.n;
 }
 

@@ -35,10 +35,16 @@ inline constexpr int gd_max_actions = 32;
 // locks their relations: none when PostgreSQL will refuse the statement
 // (a missing or wrong kind of object, a privilege the session lacks), so that
 // its own error is what the session sees.
-// In guarded_ddl.explain(), *unknown (when asked for) is set to why the
+// What guarded_ddl.explain() needs besides the actions: why the
 // statement's effect cannot be known without running the text's earlier
-// statements, or to null.
-int gd_statement_actions(Node *stmt, GdAction *actions, int max, const char **unknown = nullptr);
+// statements (or null), and whether PostgreSQL will refuse it.
+struct GdAnalysisOutcome {
+    const char *unknown;
+    bool refused;
+};
+
+int gd_statement_actions(Node *stmt, GdAction *actions, int max,
+                         GdAnalysisOutcome *outcome = nullptr);
 
 // Statements that refuse to run in a transaction block (CREATE INDEX
 // CONCURRENTLY, VACUUM, ...): they commit internally, so the guard must not

@@ -19,16 +19,21 @@ struct TextEntry {
     int xact;
 };
 
+// What an earlier statement does to a name: creates it (or renames
+// something to it), drops it (or renames it away), or changes what it names
+// (a partition attached or detached, a column's type).
+enum class NameChange { Created, Gone, Changed };
+
 // A relation (relid invalid) or a column of relid that an earlier statement
-// creates.
+// creates, drops or changes.
 struct TextName : TextEntry {
     Oid relid;
     const char *schema;
     const char *name;
-    bool gone; // dropped, or renamed away
+    NameChange change;
 };
 
-// A constraint an earlier statement adds or validates; raw is the
+// A constraint an earlier statement adds, validates or drops; raw is the
 // expression of a CHECK it adds.
 struct TextCheck : TextEntry {
     Oid relid;
@@ -36,6 +41,7 @@ struct TextCheck : TextEntry {
     Node *raw;
     bool added;
     bool validated;
+    bool dropped;
 };
 
 } // namespace
@@ -43,6 +49,7 @@ struct TextCheck : TextEntry {
 struct GdTextState {
     bool single_transaction;
     bool in_block;
+    bool aborted;      // a statement of the open block fails: the rest is skipped
     int xact;          // numbers the simulated transactions
     int session_level; // GUC nest level of the whole text
     int block_level;   // GUC nest level of the open transaction block
@@ -87,6 +94,7 @@ void end_block(GdTextState *s, bool commit) {
                           PGC_S_SESSION, GUC_ACTION_SET, true, WARNING, false);
     s->local_names = s->local_priors = NIL;
     s->in_block = false;
+    s->aborted = false;
     s->locks = NIL;
     if (commit)
         return;
@@ -111,6 +119,10 @@ const char *transaction_control(GdTextState *s, TransactionStmt *stmt) {
     case TRANS_STMT_PREPARE:
         if (!s->in_block)
             return "There is no transaction in progress: PostgreSQL warns and does nothing.";
+        if (s->aborted) {
+            end_block(s, false);
+            return "An earlier statement of the transaction fails: COMMIT rolls it back.";
+        }
         end_block(s, true);
         return nullptr;
     case TRANS_STMT_ROLLBACK:
@@ -152,62 +164,64 @@ const char *setting(GdTextState *s, VariableSetStmt *stmt) {
     return nullptr;
 }
 
-void remember(GdTextState *s, Oid relid, const char *schema, const char *name, bool gone = false) {
+void remember(GdTextState *s, Oid relid, const char *schema, const char *name, NameChange change) {
     auto *n = static_cast<TextName *>(palloc(sizeof(TextName)));
     n->xact = s->xact;
     n->relid = relid;
     n->schema = schema != nullptr ? pstrdup(schema) : nullptr;
     n->name = pstrdup(name);
-    n->gone = gone;
+    n->change = change;
     s->names = lappend(s->names, n);
 }
 
-void remember_relation(GdTextState *s, const RangeVar *rv, const char *name, bool gone = false) {
+void remember_relation(GdTextState *s, const RangeVar *rv, const char *name,
+                       NameChange change = NameChange::Created) {
     if (rv != nullptr && name != nullptr)
-        remember(s, InvalidOid, rv->schemaname, name, gone);
+        remember(s, InvalidOid, rv->schemaname, name, change);
 }
 
-void remember_column(GdTextState *s, const RangeVar *rv, const char *column) {
+void remember_column(GdTextState *s, const RangeVar *rv, const char *column,
+                     NameChange change = NameChange::Created) {
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-    if (OidIsValid(relid)) // a relation the text creates is unknown as a whole
-        remember(s, relid, nullptr, column);
+    if (OidIsValid(relid) && column != nullptr) // a relation the text creates is unknown as a whole
+        remember(s, relid, nullptr, column, change);
 }
 
-void remember_check(GdTextState *s, const RangeVar *rv, const Constraint *con) {
+// The entry of relid's constraint name, made if the text has none yet.
+TextCheck *check_entry(GdTextState *s, Oid relid, const char *name) {
+    if (name != nullptr) {
+        ListCell *lc;
+        foreach (lc, s->checks) {
+            auto *c = static_cast<TextCheck *>(lfirst(lc));
+            if (c->relid == relid && c->name != nullptr && strcmp(c->name, name) == 0)
+                return c;
+        }
+    }
+    auto *c = static_cast<TextCheck *>(palloc0(sizeof(TextCheck)));
+    c->xact = s->xact;
+    c->relid = relid;
+    c->name = name != nullptr ? pstrdup(name) : nullptr;
+    s->checks = lappend(s->checks, c);
+    return c;
+}
+
+// ADD CONSTRAINT (a CHECK keeps its expression), VALIDATE, DROP CONSTRAINT.
+void remember_constraint(GdTextState *s, const RangeVar *rv, const AlterTableCmd *cmd) {
     Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
     if (!OidIsValid(relid))
         return;
-    auto *c = static_cast<TextCheck *>(palloc(sizeof(TextCheck)));
-    c->xact = s->xact;
-    c->relid = relid;
-    c->name = con->conname != nullptr ? pstrdup(con->conname) : nullptr;
-    c->raw = con->contype == CONSTR_CHECK ? con->raw_expr : nullptr;
-    c->added = true;
-    c->validated = !con->skip_validation;
-    s->checks = lappend(s->checks, c);
-}
-
-// VALIDATE of a CHECK the text added, or of one the catalogs hold NOT VALID.
-void remember_validation(GdTextState *s, const RangeVar *rv, const char *name) {
-    Oid relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, nullptr, nullptr);
-    if (!OidIsValid(relid) || name == nullptr)
-        return;
-    ListCell *lc;
-    foreach (lc, s->checks) {
-        auto *c = static_cast<TextCheck *>(lfirst(lc));
-        if (c->relid == relid && c->name != nullptr && strcmp(c->name, name) == 0) {
-            c->validated = true;
-            return;
-        }
+    if (cmd->subtype == AT_AddConstraint) {
+        auto *con = castNode(Constraint, cmd->def);
+        TextCheck *c = check_entry(s, relid, con->conname);
+        c->raw = con->contype == CONSTR_CHECK ? con->raw_expr : nullptr;
+        c->added = true;
+        c->validated = !con->skip_validation;
+        c->dropped = false;
+    } else if (cmd->subtype == AT_ValidateConstraint && cmd->name != nullptr) {
+        check_entry(s, relid, cmd->name)->validated = true;
+    } else if (cmd->subtype == AT_DropConstraint && cmd->name != nullptr) {
+        check_entry(s, relid, cmd->name)->dropped = true;
     }
-    auto *c = static_cast<TextCheck *>(palloc(sizeof(TextCheck)));
-    c->xact = s->xact;
-    c->relid = relid;
-    c->name = pstrdup(name);
-    c->raw = nullptr;
-    c->added = false;
-    c->validated = true;
-    s->checks = lappend(s->checks, c);
 }
 
 void remember_created(GdTextState *s, Node *stmt) {
@@ -242,11 +256,20 @@ void remember_created(GdTextState *s, Node *stmt) {
         if (rename->relation == nullptr)
             break;
         if (rename->renameType == OBJECT_COLUMN || rename->renameType == OBJECT_ATTRIBUTE) {
+            remember_column(s, rename->relation, rename->subname, NameChange::Gone);
             remember_column(s, rename->relation, rename->newname);
         } else if (rename->subname == nullptr) {
-            remember_relation(s, rename->relation, rename->relation->relname, true);
+            remember_relation(s, rename->relation, rename->relation->relname, NameChange::Gone);
             remember_relation(s, rename->relation, rename->newname);
         }
+        break;
+    }
+    case T_AlterObjectSchemaStmt: {
+        auto *move = castNode(AlterObjectSchemaStmt, stmt);
+        if (move->relation == nullptr)
+            break;
+        remember_relation(s, move->relation, move->relation->relname, NameChange::Gone);
+        remember(s, InvalidOid, move->newschema, move->relation->relname, NameChange::Created);
         break;
     }
     case T_DropStmt: {
@@ -259,7 +282,7 @@ void remember_created(GdTextState *s, Node *stmt) {
         foreach (lc, drop->objects)
             if (relations) {
                 RangeVar *rv = makeRangeVarFromNameList(castNode(List, lfirst(lc)));
-                remember_relation(s, rv, rv->relname, true);
+                remember_relation(s, rv, rv->relname, NameChange::Gone);
             }
         break;
     }
@@ -268,12 +291,33 @@ void remember_created(GdTextState *s, Node *stmt) {
         ListCell *lc;
         foreach (lc, alter->cmds) {
             auto *cmd = castNode(AlterTableCmd, lfirst(lc));
-            if (cmd->subtype == AT_AddColumn)
+            switch (cmd->subtype) {
+            case AT_AddColumn:
                 remember_column(s, alter->relation, castNode(ColumnDef, cmd->def)->colname);
-            else if (cmd->subtype == AT_AddConstraint && IsA(cmd->def, Constraint))
-                remember_check(s, alter->relation, castNode(Constraint, cmd->def));
-            else if (cmd->subtype == AT_ValidateConstraint)
-                remember_validation(s, alter->relation, cmd->name);
+                break;
+            case AT_DropColumn:
+                remember_column(s, alter->relation, cmd->name, NameChange::Gone);
+                break;
+            case AT_AlterColumnType:
+                remember_column(s, alter->relation, cmd->name, NameChange::Changed);
+                break;
+            case AT_AttachPartition:
+            case AT_DetachPartition: {
+                const RangeVar *partition = castNode(PartitionCmd, cmd->def)->name;
+                remember_relation(s, partition, partition->relname, NameChange::Changed);
+                break;
+            }
+            case AT_AddConstraint:
+                if (IsA(cmd->def, Constraint))
+                    remember_constraint(s, alter->relation, cmd);
+                break;
+            case AT_ValidateConstraint:
+            case AT_DropConstraint:
+                remember_constraint(s, alter->relation, cmd);
+                break;
+            default:
+                break;
+            }
         }
         break;
     }
@@ -309,12 +353,22 @@ GdTextState *gd_text_state_begin(bool single_transaction) {
     return s;
 }
 
-const char *gd_text_state_before(GdTextState *state, Node *stmt) {
+const char *gd_text_state_before(GdTextState *state, Node *stmt, bool *skipped) {
+    *skipped = false;
     if (IsA(stmt, TransactionStmt))
         return transaction_control(state, castNode(TransactionStmt, stmt));
+    if (state->aborted) {
+        *skipped = true;
+        return "Not run: an earlier statement of this transaction fails, and PostgreSQL skips the "
+               "rest of it until its end.";
+    }
     if (IsA(stmt, VariableSetStmt))
         return setting(state, castNode(VariableSetStmt, stmt));
     return nullptr;
+}
+
+void gd_text_state_fails(GdTextState *state) {
+    state->aborted = state->in_block;
 }
 
 void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n) {
@@ -355,17 +409,21 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
 
 namespace {
 
-// The last thing the text did to the relation rv names, or null.
-const TextName *last_relation_entry(const RangeVar *rv) {
-    if (gd_text_state == nullptr || rv == nullptr)
+// The last thing the text did to the relation rv names, or to relid's
+// column (any column for a null one), or null.
+const TextName *last_entry(Oid relid, const RangeVar *rv, const char *column) {
+    if (gd_text_state == nullptr)
         return nullptr;
     const TextName *last = nullptr;
     ListCell *lc;
     foreach (lc, gd_text_state->names) {
         auto *n = static_cast<TextName *>(lfirst(lc));
-        if (!OidIsValid(n->relid) && strcmp(n->name, rv->relname) == 0 &&
-            (n->schema == nullptr || rv->schemaname == nullptr ||
-             strcmp(n->schema, rv->schemaname) == 0))
+        bool match = OidIsValid(relid)
+                         ? n->relid == relid && (column == nullptr || strcmp(n->name, column) == 0)
+                         : !OidIsValid(n->relid) && strcmp(n->name, rv->relname) == 0 &&
+                               (n->schema == nullptr || rv->schemaname == nullptr ||
+                                strcmp(n->schema, rv->schemaname) == 0);
+        if (match)
             last = n;
     }
     return last;
@@ -373,26 +431,12 @@ const TextName *last_relation_entry(const RangeVar *rv) {
 
 } // namespace
 
-bool gd_text_creates_relation(const RangeVar *rv) {
-    const TextName *last = last_relation_entry(rv);
-    return last != nullptr && !last->gone;
+bool gd_text_touches_relation(const RangeVar *rv) {
+    return rv != nullptr && last_entry(InvalidOid, rv, nullptr) != nullptr;
 }
 
-bool gd_text_drops_relation(const RangeVar *rv) {
-    const TextName *last = last_relation_entry(rv);
-    return last != nullptr && last->gone;
-}
-
-bool gd_text_creates_column(Oid relid, const char *column) {
-    if (gd_text_state == nullptr)
-        return false;
-    ListCell *lc;
-    foreach (lc, gd_text_state->names) {
-        auto *n = static_cast<TextName *>(lfirst(lc));
-        if (n->relid == relid && (column == nullptr || strcmp(n->name, column) == 0))
-            return true;
-    }
-    return false;
+bool gd_text_touches_column(Oid relid, const char *column) {
+    return last_entry(relid, nullptr, column) != nullptr;
 }
 
 List *gd_text_valid_checks(Oid relid) {
@@ -402,7 +446,7 @@ List *gd_text_valid_checks(Oid relid) {
     ListCell *lc;
     foreach (lc, gd_text_state->checks) {
         auto *c = static_cast<TextCheck *>(lfirst(lc));
-        if (c->relid == relid && c->validated && c->raw != nullptr)
+        if (c->relid == relid && c->added && c->validated && !c->dropped && c->raw != nullptr)
             raws = lappend(raws, c->raw);
     }
     return raws;
@@ -426,10 +470,15 @@ const TextCheck *find_check(Oid relid, const char *name) {
 
 bool gd_text_adds_constraint(Oid relid, const char *name) {
     const TextCheck *c = find_check(relid, name);
-    return c != nullptr && c->added;
+    return c != nullptr && c->added && !c->dropped;
 }
 
 bool gd_text_validates_constraint(Oid relid, const char *name) {
     const TextCheck *c = find_check(relid, name);
-    return c != nullptr && c->validated;
+    return c != nullptr && c->validated && !c->dropped;
+}
+
+bool gd_text_drops_constraint(Oid relid, const char *name) {
+    const TextCheck *c = find_check(relid, name);
+    return c != nullptr && c->dropped;
 }

@@ -20,8 +20,13 @@ GdTextState *gd_text_state_begin(bool single_transaction);
 
 // Transaction control and SET / RESET of the settings that change verdicts
 // (TimeZone, search_path, guarded_ddl.*) change the state. Returns a note
-// for the statement's row, or null.
-const char *gd_text_state_before(GdTextState *state, Node *stmt);
+// for the statement's row, or null; *skipped when an earlier statement of
+// its transaction fails, so PostgreSQL does not run it.
+const char *gd_text_state_before(GdTextState *state, Node *stmt, bool *skipped);
+
+// The statement is one PostgreSQL refuses: in a transaction block, the rest
+// of the block is skipped.
+void gd_text_state_fails(GdTextState *state);
 
 // The locks the statement's actions take, and what it creates or renames.
 void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n);
@@ -34,20 +39,20 @@ const char *gd_text_state_end(GdTextState *state);
 // really, or through earlier statements of the text being explained.
 bool gd_transaction_holds(Oid relid, LOCKMODE mode);
 
-// Whether an earlier statement of the text creates (or renames to) the
-// relation rv names, or adds (or renames to) the column of relid (any
-// column, for a null one).
-bool gd_text_creates_relation(const RangeVar *rv);
-// Whether an earlier statement of the text drops the relation rv names, or
-// renames it away (and none creates one of that name after).
-bool gd_text_drops_relation(const RangeVar *rv);
-bool gd_text_creates_column(Oid relid, const char *column);
+// Whether an earlier statement of the text creates, drops, renames or
+// changes the relation rv names (a partition attached or detached), or
+// relid's column (any column of it, for a null one): what a later statement
+// finds there is then not what the catalogs say.
+bool gd_text_touches_relation(const RangeVar *rv);
+bool gd_text_touches_column(Oid relid, const char *column);
 
 // CHECK constraints of relid the text adds and validates (raw expressions
-// as written), and whether it validates one the catalogs hold NOT VALID:
-// what SET NOT NULL and ATTACH PARTITION may take as proof.
+// as written), and whether it validates one the catalogs hold NOT VALID or
+// drops one: what SET NOT NULL, ATTACH PARTITION and ALTER COLUMN TYPE
+// find by then.
 List *gd_text_valid_checks(Oid relid);
 bool gd_text_validates_constraint(Oid relid, const char *name);
+bool gd_text_drops_constraint(Oid relid, const char *name);
 // Whether an earlier statement of the text adds a constraint named so to
-// relid.
+// relid (and none drops it after).
 bool gd_text_adds_constraint(Oid relid, const char *name);
