@@ -175,6 +175,18 @@ template <typename F> void for_each_check(Oid relid, F fn) {
                            });
 }
 
+// Calls fn on relid's CHECK constraints that are valid by the time the
+// statement runs: valid in the catalogs, or validated by an earlier
+// statement of an explained text, and not dropped by one.
+template <typename F> void for_each_valid_check(Oid relid, F fn) {
+    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
+        const char *name = NameStr(con->conname);
+        if (!gd_text_drops_constraint(relid, name) &&
+            (con->convalidated || gd_text_validates_constraint(relid, name)))
+            fn(pg_constraint, tuple);
+    });
+}
+
 // A relation opened only if that needs no waiting: AccessShareLock taken
 // with a try-lock and released again after the analysis. Null when the lock
 // is not to be had at once, or the relation was dropped meanwhile.
@@ -320,11 +332,7 @@ bool text_checks_use(Oid relid, AttrNumber attnum) {
 // adds included.
 List *check_proof_terms(Oid relid) {
     List *known = text_proof_terms(relid);
-    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
-        const char *name = NameStr(con->conname);
-        if (gd_text_drops_constraint(relid, name) ||
-            (!con->convalidated && !gd_text_validates_constraint(relid, name)))
-            return;
+    for_each_valid_check(relid, [&](Relation pg_constraint, HeapTuple tuple) {
         bool isnull;
         Datum bin = heap_getattr(tuple, Anum_pg_constraint_conbin, RelationGetDescr(pg_constraint),
                                  &isnull);
@@ -572,13 +580,8 @@ bool gd_column_has_checks(Oid relid, const char *column) {
     bool found = false;
     if (attnum == InvalidAttrNumber)
         return false;
-    for_each_check(relid, [&](Relation pg_constraint, HeapTuple tuple, Form_pg_constraint con) {
-        // A NOT VALID one is added back NOT VALID, unscanned; one an
-        // explained text validates or drops earlier is as the text left it.
-        const char *name = NameStr(con->conname);
-        if (gd_text_drops_constraint(relid, name) ||
-            (!con->convalidated && !gd_text_validates_constraint(relid, name)))
-            return;
+    // A NOT VALID one is added back NOT VALID, unscanned.
+    for_each_valid_check(relid, [&](Relation pg_constraint, HeapTuple tuple) {
         bool isnull;
         Datum conkey = heap_getattr(tuple, Anum_pg_constraint_conkey,
                                     RelationGetDescr(pg_constraint), &isnull);
