@@ -50,6 +50,13 @@ ALTER TABLE pre_plain DROP COLUMN a;
 ALTER TABLE pre_plain ALTER COLUMN a SET NOT NULL;
 ALTER TABLE pre_plain DROP COLUMN b;
 
+-- REINDEX of a partitioned table commits a transaction per partition: it is
+-- judged outside a transaction block and PostgreSQL's to refuse inside one.
+REINDEX TABLE pre_parted;
+BEGIN;
+REINDEX TABLE pre_parted;
+ROLLBACK;
+
 -- A role that may not run the statement gets PostgreSQL's 42501, not the rule.
 SET ROLE pre_intruder;
 TRUNCATE pre_plain;

@@ -3,6 +3,7 @@
 #include "pg/action_list.hpp"
 #include "pg/catalog_scan.hpp"
 #include "pg/subtransaction.hpp"
+#include "pg/text_state.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -199,7 +200,7 @@ void reindex(ReindexStmt *s, GdActionList &acts) {
     // relations only outside a transaction block (a transaction each).
     if (!acts.require(relid, index ? "iI" : "rmpt", !f.concurrent))
         return;
-    if (gd_relkind_in(relid, "pI") && IsTransactionBlock())
+    if (gd_relkind_in(relid, "pI") && gd_in_transaction_block())
         return acts.refuse();
     if (index)
         add_index_action(relid, f.concurrent ? ShareUpdateExclusiveLock : ShareLock,
@@ -375,6 +376,30 @@ void analyse(void *arg) {
     a->analyser(a->stmt, *a->acts);
 }
 
+// Whether the analysis of the statement transforms expressions or types
+// from it (ADD COLUMN's type and default, ALTER TYPE's conversion, a
+// partition bound, a CHECK, a domain), which PostgreSQL may refuse.
+bool analysis_may_fail(Node *stmt) {
+    if (IsA(stmt, AlterDomainStmt))
+        return true;
+    if (!IsA(stmt, AlterTableStmt))
+        return false;
+    ListCell *lc;
+    foreach (lc, castNode(AlterTableStmt, stmt)->cmds) {
+        switch (castNode(AlterTableCmd, lfirst(lc))->subtype) {
+        case AT_AddColumn:
+        case AT_AlterColumnType:
+        case AT_AddConstraint:
+        case AT_AttachPartition:
+        case AT_DetachPartition:
+            return true;
+        default:
+            break;
+        }
+    }
+    return false;
+}
+
 // Errors that say something about the session or the server rather than
 // about the statement: never swallowed.
 bool must_propagate(int sqlerrcode) {
@@ -400,11 +425,15 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max, GdAnalysisOutcome *
         return 0;
 
     // The analysis reads what PostgreSQL has not validated yet. Whatever
-    // error it meets (a missing type, a bad bound, a relation dropped
-    // meanwhile) PostgreSQL meets too, in its own order and words: on any
-    // such error the guard steps aside.
+    // error it meets (a missing type, a bad bound or default, a relation
+    // dropped meanwhile) PostgreSQL meets too, in its own order and words: on
+    // any such error the guard steps aside. Only the analyses that parse,
+    // cook or plan what the statement says can meet one; the others only
+    // look things up, missing_ok, and skip the subtransaction's cost.
     Analysis analysis{analyser, stmt, &acts};
-    if (ErrorData *error = gd_try_in_subtransaction(analyse, &analysis)) {
+    if (!analysis_may_fail(stmt)) {
+        analyse(&analysis);
+    } else if (ErrorData *error = gd_try_in_subtransaction(analyse, &analysis)) {
         if (must_propagate(error->sqlerrcode))
             ReThrowError(error);
         elog(DEBUG1, "guarded_ddl: stepping aside, the statement fails: %s", error->message);

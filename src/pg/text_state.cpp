@@ -390,6 +390,10 @@ const char *gd_text_state_end(GdTextState *state) {
     return nullptr;
 }
 
+bool gd_in_transaction_block(void) {
+    return gd_text_state != nullptr ? gd_text_state->in_block : IsTransactionBlock();
+}
+
 bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);

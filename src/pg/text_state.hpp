@@ -35,6 +35,10 @@ void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions
 // inside a transaction block, or null.
 const char *gd_text_state_end(GdTextState *state);
 
+// Whether the statement runs inside a transaction block: really, or in the
+// text being explained.
+bool gd_in_transaction_block(void);
+
 // Whether the transaction holds a lock on relid at least as strong as mode:
 // really, or through earlier statements of the text being explained.
 bool gd_transaction_holds(Oid relid, LOCKMODE mode);
