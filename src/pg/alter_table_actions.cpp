@@ -408,11 +408,14 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             AttrNumber attnum = get_attnum(relid, cmd->name);
             if (state == Column::Exists &&
                 (gd_is_typed_table(relid) || gd_column_is_inherited(relid, attnum) ||
-                 gd_column_in_partition_key(relid, attnum) ||
-                 (cmd->behavior == DROP_RESTRICT && gd_drop_is_restricted(relid, attnum))))
+                 gd_column_in_partition_key(relid, attnum)))
                 return acts.refuse();
             f.form = Form::DropColumn;
-            break;
+            if (GdAction *a = acts.add(relid, lock, f, GD_PRIV_OWNER, {cmd->name})) {
+                a->restrict_check = state == Column::Exists && cmd->behavior == DROP_RESTRICT;
+                a->restrict_attnum = attnum;
+            }
+            continue;
         }
         case AT_AttachPartition:
             if (stmt->objtype == OBJECT_TABLE) { // ALTER INDEX ATTACH is metadata

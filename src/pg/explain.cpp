@@ -92,12 +92,14 @@ void emit_action(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     }
 
     GdDecision d = gd_decide(a, false);
+    if (d.refused) // PostgreSQL refuses the statement: no rule says anything
+        nulls[COL_RULE] = true;
     values[COL_VERDICT] = unknown != nullptr ? gd_text_datum("unknown")
                                              : gd_text_datum(guarded_ddl::verdict_name(d.verdict));
     values[COL_RELATION_SIZE] = Int64GetDatum(d.size.bytes);
     if (unknown != nullptr)
         values[COL_HINT] = CStringGetTextDatum(unknown);
-    else if (a->rule)
+    else if (a->rule && !d.refused)
         values[COL_HINT] = CStringGetTextDatum(gd_rule_report(*a->rule, a, command, &d).hint);
     else
         nulls[COL_HINT] = true;

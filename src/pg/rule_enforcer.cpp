@@ -49,7 +49,7 @@ void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
 } // namespace
 
 GdDecision gd_decide(const GdAction *a, bool consume_approval) {
-    GdDecision d{{0, -1, false, false}, false, guarded_ddl::Verdict::Allow, 0};
+    GdDecision d{{0, -1, false, false}, false, guarded_ddl::Verdict::Allow, 0, false};
     if (!OidIsValid(a->relid))
         return d;
     // The larger of the live figures and an imported size profile's, so a
@@ -71,6 +71,13 @@ GdDecision gd_decide(const GdAction *a, bool consume_approval) {
     if (policy.has_rules)
         mode = guarded_ddl::effective_mode(mode, policy.rules, rule);
     d.verdict = guarded_ddl::decide(mode, d.large);
+    // A rule never fires for a statement PostgreSQL refuses anyway.
+    if (d.verdict != guarded_ddl::Verdict::Allow && a->restrict_check &&
+        gd_drop_is_restricted(a->relid, a->restrict_attnum)) {
+        d.verdict = guarded_ddl::Verdict::Allow;
+        d.refused = true;
+        return d;
+    }
     if (d.verdict == guarded_ddl::Verdict::Block) {
         d.approval_id = gd_take_approval(rule, a->relid, consume_approval);
         if (d.approval_id > 0)

@@ -18,6 +18,7 @@ struct GdDecision {
     bool large;
     guarded_ddl::Verdict verdict;
     int64 approval_id; // > 0: a DBA's approval turned a block into allow
+    bool refused;      // PostgreSQL refuses the statement: no rule applies
 };
 
 // Sizes the action's relation and decides under guarded_ddl.mode,

@@ -19,6 +19,7 @@ extern "C" {
 #include "parser/parse_type.h"
 #include "utils/acl.h"
 #include "utils/fmgroids.h"
+#include "utils/syscache.h"
 }
 
 using guarded_ddl::Facts;
@@ -108,18 +109,16 @@ void drop(DropStmt *stmt, GdActionList &acts) {
             acts.find(makeRangeVarFromNameList(castNode(List, lfirst(lc))), stmt->missing_ok);
         if (!OidIsValid(relid) || !acts.require(relid, kinds))
             continue;
-        // RESTRICT refuses what other objects depend on, unless the same
-        // statement drops them too: only a single object is judged here.
-        if (stmt->behavior == DROP_RESTRICT && list_length(stmt->objects) == 1 &&
-            form == Form::DropTable && gd_drop_is_restricted(relid, 0))
-            return acts.refuse();
         Facts f = gd_facts_of(form);
         f.concurrent = stmt->concurrent;
         if (form == Form::DropIndex) {
             LOCKMODE lock = stmt->concurrent ? ShareUpdateExclusiveLock : AccessExclusiveLock;
             add_index_action(relid, lock, lock, f, GD_PRIV_DROP, acts);
-        } else {
-            acts.add(relid, AccessExclusiveLock, f, GD_PRIV_DROP);
+        } else if (GdAction *a = acts.add(relid, AccessExclusiveLock, f, GD_PRIV_DROP)) {
+            // RESTRICT refuses what other objects depend on, unless the same
+            // statement drops them too: only a single table is judged so.
+            a->restrict_check = form == Form::DropTable && stmt->behavior == DROP_RESTRICT &&
+                                list_length(stmt->objects) == 1;
         }
     }
 }
@@ -376,6 +375,29 @@ void analyse(void *arg) {
     a->analyser(a->stmt, *a->acts);
 }
 
+// A new column of an unqualified, defined, built-in or plain user type with
+// no modifiers, default, constraint (but NULL / NOT NULL) or collation: its
+// analysis looks the type up and nothing more, and cannot fail.
+bool column_is_plain(const ColumnDef *column) {
+    const TypeName *type = column->typeName;
+    if (column->raw_default != nullptr || column->collClause != nullptr || type->typmods != NIL ||
+        type->pct_type || list_length(type->names) != 1)
+        return false;
+    ListCell *lc;
+    foreach (lc, column->constraints) {
+        ConstrType kind = castNode(Constraint, lfirst(lc))->contype;
+        if (kind != CONSTR_NULL && kind != CONSTR_NOTNULL)
+            return false;
+    }
+    Type found = LookupTypeName(nullptr, type, nullptr, true);
+    if (found == nullptr)
+        return false;
+    auto *form = reinterpret_cast<Form_pg_type>(GETSTRUCT(found));
+    bool plain = form->typisdefined && form->typtype != TYPTYPE_DOMAIN;
+    ReleaseSysCache(found);
+    return plain;
+}
+
 // Whether the analysis of the statement transforms expressions or types
 // from it (ADD COLUMN's type and default, ALTER TYPE's conversion, a
 // partition bound, a CHECK, a domain), which PostgreSQL may refuse.
@@ -386,8 +408,12 @@ bool analysis_may_fail(Node *stmt) {
         return false;
     ListCell *lc;
     foreach (lc, castNode(AlterTableStmt, stmt)->cmds) {
-        switch (castNode(AlterTableCmd, lfirst(lc))->subtype) {
+        auto *cmd = castNode(AlterTableCmd, lfirst(lc));
+        switch (cmd->subtype) {
         case AT_AddColumn:
+            if (!column_is_plain(castNode(ColumnDef, cmd->def)))
+                return true;
+            break;
         case AT_AlterColumnType:
         case AT_AddConstraint:
         case AT_AttachPartition:

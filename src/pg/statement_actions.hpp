@@ -27,6 +27,11 @@ struct GdAction {
     char column[NAMEDATALEN];
     char constraint_name[NAMEDATALEN];
     char index[NAMEDATALEN];
+    // DROP ... RESTRICT: PostgreSQL refuses it if another object depends on
+    // the relation (restrict_attnum 0) or the column. Reading pg_depend for
+    // that is left to when a rule would fire (gd_decide).
+    bool restrict_check;
+    AttrNumber restrict_attnum;
 };
 
 inline constexpr int gd_max_actions = 32;
