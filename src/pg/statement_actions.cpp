@@ -400,9 +400,12 @@ bool column_is_plain(const ColumnDef *column) {
 
 // Whether the analysis of the statement transforms expressions or types
 // from it (ADD COLUMN's type and default, ALTER TYPE's conversion, a
-// partition bound, a CHECK, a domain), which PostgreSQL may refuse.
+// partition bound, a CHECK, a domain), which PostgreSQL may refuse, or
+// reads catalog rows through helpers that fail when they are gone.
 bool analysis_may_fail(Node *stmt) {
-    if (IsA(stmt, AlterDomainStmt))
+    // ALTER DOMAIN resolves a type name; TRUNCATE reads a foreign table's
+    // wrapper, whose catalog rows a concurrent DROP can take away.
+    if (IsA(stmt, AlterDomainStmt) || IsA(stmt, TruncateStmt))
         return true;
     if (!IsA(stmt, AlterTableStmt))
         return false;
@@ -419,6 +422,11 @@ bool analysis_may_fail(Node *stmt) {
         case AT_AttachPartition:
         case AT_DetachPartition:
             return true;
+        case AT_SetNotNull:
+            // The proof parses the CHECKs an explained text adds.
+            if (gd_text_state != nullptr)
+                return true;
+            break;
         default:
             break;
         }
