@@ -300,6 +300,8 @@ CREATE TABLE guarded_ddl.ddl_log (
     application_name text,
     client_addr inet,           -- null for Unix-socket connections
     backend_pid integer NOT NULL,
+    backend_start timestamptz,  -- as pg_stat_activity shows it: with the pid, names the session
+    backend_seq bigint,         -- the row's number among its session's audit records
     xid xid8,                   -- top-level transaction, null when none was assigned
     statement_xid xid8,         -- the (sub)transaction the statement ran in
     nesting_level integer NOT NULL, -- 0: sent by the client; more: inside functions, DO, triggers
@@ -323,6 +325,8 @@ CREATE TABLE guarded_ddl.ddl_log (
     new_value text
 );
 CREATE INDEX ddl_log_started_at ON guarded_ddl.ddl_log (started_at);
+-- For the writer, filling in lock hold times when a transaction ends.
+CREATE INDEX ddl_log_backend ON guarded_ddl.ddl_log (backend_pid, backend_seq);
 COMMENT ON TABLE guarded_ddl.ddl_log IS 'guarded_ddl audit log: one row per DDL statement, whatever its verdict';
 
 CREATE TABLE guarded_ddl.lock_log (
@@ -333,6 +337,10 @@ CREATE TABLE guarded_ddl.lock_log (
     lock_mode text NOT NULL,
     granted boolean NOT NULL,
     wait_ms double precision NOT NULL,
+    granted_at timestamptz,     -- null when never granted
+    -- From the grant to the end of the transaction or savepoint that
+    -- released the lock; null while it is held.
+    held_ms double precision,
     attempts integer NOT NULL,
     blockers jsonb NOT NULL DEFAULT '[]' -- [{pid, role, application, state, xact_age_ms, query}]
 );

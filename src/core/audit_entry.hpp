@@ -19,8 +19,10 @@ inline constexpr std::size_t max_audit_statement_bytes = 4096;
 
 struct SessionInfo {
     int32_t backend_pid;
-    uint64_t xid;           // top-level FullTransactionId, 0 when none was assigned
-    uint64_t statement_xid; // of the (sub)transaction the statement ran in, or 0
+    int64_t backend_start_us; // with the pid, names the backend across pid reuse
+    int64_t backend_seq;      // the statement's number among its backend's records
+    uint64_t xid;             // top-level FullTransactionId, 0 when none was assigned
+    uint64_t statement_xid;   // of the (sub)transaction the statement ran in, or 0
     char session_role[64];
     char current_role[64];
     char application[64];
@@ -34,9 +36,22 @@ struct SettingChange {
     char new_value[256];
 };
 
+// Locks end with the transaction or savepoint that took them. The backend
+// then reports, for its statements numbered first..last, when their locks
+// were released, so the writer can fill in how long each was held.
+struct LocksReleased {
+    int64_t first_seq;
+    int64_t last_seq;
+    int64_t released_us; // TimestampTz
+};
+
+enum class EntryKind : int8_t { Statement, LocksReleased };
+
 struct AuditEntry {
+    EntryKind kind;
     SessionInfo session;
-    Mode mode; // guarded_ddl.mode in effect when the statement started
+    LocksReleased released; // kind LocksReleased only
+    Mode mode;              // guarded_ddl.mode in effect when the statement started
     char statement[max_audit_statement_bytes];
     SettingChange setting;
     StatementRecord record;

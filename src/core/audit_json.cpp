@@ -94,18 +94,22 @@ std::string_view outcome_name(Outcome outcome) noexcept {
 }
 
 std::string audit_entry_json(const AuditEntry &entry) {
+    if (entry.kind == EntryKind::LocksReleased)
+        return fmt::format("{{\"pid\":{},\"locks_released\":{{\"first_seq\":{},\"last_seq\":{}}}}}",
+                           entry.session.backend_pid, entry.released.first_seq,
+                           entry.released.last_seq);
     const StatementRecord &r = entry.record;
     std::string rules = "[";
     for (int i = 0; i < r.n_rules && i < max_rules_per_statement; i++)
         rules += (i > 0 ? "," : "") + json_field(r.rules[i]);
     rules += "]";
     std::string out = fmt::format(
-        "{{\"pid\":{},\"session_role\":{},\"role\":{},\"application\":{},\"command\":{},"
+        "{{\"pid\":{},\"seq\":{},\"session_role\":{},\"role\":{},\"application\":{},\"command\":{},"
         "\"verdict\":\"{}\",\"mode\":\"{}\",\"rules\":{},\"objects\":{}",
-        entry.session.backend_pid, json_field(entry.session.session_role),
-        json_field(entry.session.current_role), json_field(entry.session.application),
-        json_field(r.command_tag), outcome_name(r.outcome), mode_name(entry.mode), rules,
-        json_field(r.objects));
+        entry.session.backend_pid, entry.session.backend_seq,
+        json_field(entry.session.session_role), json_field(entry.session.current_role),
+        json_field(entry.session.application), json_field(r.command_tag), outcome_name(r.outcome),
+        mode_name(entry.mode), rules, json_field(r.objects));
     if (r.sqlstate[0] != '\0')
         out += fmt::format(",\"sqlstate\":{},\"error\":{}", json_field(r.sqlstate),
                            json_field(r.error_message));

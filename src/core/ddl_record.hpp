@@ -34,6 +34,7 @@ struct LockRecord {
     bool granted;
     int32_t attempts;
     int64_t wait_us;
+    int64_t granted_us; // TimestampTz of the grant, 0 when not granted
     char relation[192]; // schema-qualified, quoted where needed, captured before the statement ran
     int32_t n_blockers;
     Blocker blockers[max_blockers_per_lock];

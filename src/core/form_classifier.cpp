@@ -216,6 +216,10 @@ Facts typical_facts(RuleId id) noexcept {
     case RuleId::RefreshMaterializedView:
         f.form = Form::RefreshMaterializedView;
         break;
+    case RuleId::DmlUnderStrongLock:
+        // No DDL form: the rule judges a DML statement's plan. Its rows are
+        // undone by the transaction's own rollback.
+        break;
     }
     return f;
 }

@@ -175,6 +175,12 @@ constexpr std::array<Rule, rule_count> catalogue{{
      ael, Effect::Rewrite, "rewrite",
      "1. Create a unique index on the materialized view (once). "
      "2. REFRESH MATERIALIZED VIEW CONCURRENTLY {table}, which lets readers continue."},
+    {RuleId::DmlUnderStrongLock, "dml_under_strong_lock",
+     "A large INSERT, UPDATE, DELETE, MERGE or COPY FROM in a transaction holding SHARE ROW EXCLUSIVE or stronger on a large table",
+     "SHARE ROW EXCLUSIVE or stronger", Effect::LockHold, "hold its lock on",
+     "1. Commit the schema change first, in a transaction of its own. "
+     "2. Backfill outside it in batches of a few thousand rows (UPDATE ... WHERE id > <last id> AND id <= <last id> + 5000), committing after each. "
+     "3. Finish with the constraint or NOT NULL step in a later short transaction, as the schema change's own recipe says."},
 }};
 // clang-format on
 
@@ -208,6 +214,8 @@ std::string_view effect_name(Effect effect) noexcept {
         return "data_loss";
     case Effect::AppBreak:
         return "app_break";
+    case Effect::LockHold:
+        return "lock_hold";
     }
     return "none";
 }

@@ -14,7 +14,9 @@
 namespace guarded_ddl {
 
 // What a statement does to the table's data while it holds its lock.
-enum class Effect { None, Metadata, Scan, Rewrite, IndexBuild, DataLoss, AppBreak };
+// LockHold: the statement itself is harmless, but runs long while the
+// transaction holds a strong lock another statement took.
+enum class Effect { None, Metadata, Scan, Rewrite, IndexBuild, DataLoss, AppBreak, LockHold };
 
 std::string_view effect_name(Effect effect) noexcept;
 
@@ -49,9 +51,9 @@ enum class RuleId {
     SetSchema,
     AlterDomainAddConstraint,
     RefreshMaterializedView,
+    DmlUnderStrongLock,
 };
-inline constexpr std::size_t rule_count =
-    static_cast<std::size_t>(RuleId::RefreshMaterializedView) + 1;
+inline constexpr std::size_t rule_count = static_cast<std::size_t>(RuleId::DmlUnderStrongLock) + 1;
 
 struct Rule {
     RuleId id;

@@ -2,7 +2,9 @@
 
 #include "pg/audit_shmem.hpp"
 #include "pg/gucs.hpp"
+#include "pg/lock_hold_cap.hpp"
 #include "pg/statement_rollback.hpp"
+#include "pg/transaction_locks.hpp"
 
 #include "core/audit_text.hpp"
 
@@ -114,6 +116,25 @@ void note_created(AuditEntry *entry, Node *stmt) {
 
 } // namespace
 
+namespace {
+int64 last_seq = 0;
+} // namespace
+
+int64 gd_audit_next_seq(void) {
+    return ++last_seq;
+}
+
+void gd_audit_fill_session(AuditEntry *entry) {
+    entry->session.backend_pid = MyProcPid;
+    entry->session.backend_start_us = MyStartTimestamp;
+    copy_role(entry->session.session_role, sizeof entry->session.session_role, GetSessionUserId());
+    copy_role(entry->session.current_role, sizeof entry->session.current_role, GetUserId());
+    if (application_name != nullptr)
+        copy_clipped(entry->session.application, sizeof entry->session.application,
+                     application_name);
+    copy_client_addr(entry->session.client_addr, sizeof entry->session.client_addr);
+}
+
 AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nesting_level,
                            bool audited) {
     // The lock records are most of the entry (16 of 22 KB): each is zeroed
@@ -127,21 +148,19 @@ AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nes
     entry->mode = static_cast<guarded_ddl::Mode>(gd_mode);
     entry->record.nesting_level = nesting_level;
     entry->record.start_us = GetCurrentTimestamp();
-    strlcpy(entry->record.command_tag, GetCommandTagName(CreateCommandTag(pstmt->utilityStmt)),
+    // A utility statement's tag, or for DML the plan's (UPDATE, COPY, ...).
+    Node *tagged =
+        pstmt->utilityStmt != nullptr ? pstmt->utilityStmt : reinterpret_cast<Node *>(pstmt);
+    strlcpy(entry->record.command_tag, GetCommandTagName(CreateCommandTag(tagged)),
             sizeof entry->record.command_tag);
     if (!audited)
         return entry;
 
     // With guarded_ddl.mode = off no analysis runs: the class stays unknown.
-    if (entry->mode != guarded_ddl::Mode::Off)
+    if (entry->mode != guarded_ddl::Mode::Off && pstmt->utilityStmt != nullptr)
         entry->record.rollback = gd_statement_rollback_floor(pstmt->utilityStmt);
-    entry->session.backend_pid = MyProcPid;
-    copy_role(entry->session.session_role, sizeof entry->session.session_role, GetSessionUserId());
-    copy_role(entry->session.current_role, sizeof entry->session.current_role, GetUserId());
-    if (application_name != nullptr)
-        copy_clipped(entry->session.application, sizeof entry->session.application,
-                     application_name);
-    copy_client_addr(entry->session.client_addr, sizeof entry->session.client_addr);
+    gd_audit_fill_session(entry);
+    entry->session.backend_seq = gd_audit_next_seq();
     copy_statement(entry, pstmt, query_string);
     return entry;
 }
@@ -150,6 +169,8 @@ void gd_audit_note_error(AuditEntry *entry, MemoryContext context) {
     // Out of ErrorContext, which must stay free for the error itself.
     MemoryContextSwitchTo(context);
     ErrorData *edata = CopyErrorData();
+    // The lock-hold cap's cancel, told as the cap's own error.
+    (void)gd_cap_describe(edata);
     guarded_ddl::StatementRecord &r = entry->record;
     if (r.outcome != guarded_ddl::Outcome::Blocked)
         r.outcome = guarded_ddl::Outcome::Failed;
@@ -187,4 +208,9 @@ void gd_audit_finish(AuditEntry *entry, const GdAction *actions, int n_actions, 
     entry->session.statement_xid =
         FullTransactionIdIsValid(own) ? U64FromFullTransactionId(own) : 0;
     gd_audit_submit(entry);
+    for (int i = 0; i < r.n_locks; i++)
+        if (r.locks[i].granted) {
+            gd_note_audited_locks(entry->session.backend_seq);
+            break;
+        }
 }

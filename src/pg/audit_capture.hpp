@@ -8,6 +8,13 @@
 
 #include "core/audit_entry.hpp"
 
+// The session part of an entry: pid, backend start, roles, application and
+// client address. Reads the catalogs.
+void gd_audit_fill_session(guarded_ddl::AuditEntry *entry);
+
+// The next number among this backend's audit records.
+int64 gd_audit_next_seq(void);
+
 // A zeroed entry in CurrentMemoryContext with the command tag, start time
 // and nesting level filled in, and, when it will be audited, the session
 // and the statement's text.

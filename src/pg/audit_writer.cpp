@@ -71,45 +71,63 @@ const char *const insert_statements_sql =
     "INSERT INTO %s (started_at, session_role, executing_role, "
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
-    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback) "
+    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback, "
+    "backend_start, backend_seq) "
     "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
     "r.c9, r.c10, "
     "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
     "'{}'::pg_catalog.text[]), r.c12, r.c13, "
     "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
     "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8, "
-    "r.c25 "
+    "r.c25, r.c26, r.c27 "
     "FROM %s WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, c24, c25, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) "
+    "c19, c20, c21, c22, c23, c24, c25, c26, c27, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) "
     "RETURNING id";
-constexpr int statement_columns = 25;
+constexpr int statement_columns = 27;
 const Oid statement_column_types[statement_columns] = {
-    TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID, TEXTOID,
-    TEXTOID,        TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, FLOAT8OID,
-    FLOAT8OID,      INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
+    TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,        TEXTOID,
+    TEXTOID,        TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID,        FLOAT8OID,
+    FLOAT8OID,      INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID};
 
 const char *const insert_locks_sql =
     "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
-    "wait_ms, attempts, blockers) "
-    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb "
-    "FROM %s AS r(c1, c2, c3, c4, c5, c6, c7, c8)";
-constexpr int lock_columns = 8;
-const Oid lock_column_types[lock_columns] = {INT8OID, OIDOID,    TEXTOID, TEXTOID,
-                                             BOOLOID, FLOAT8OID, INT4OID, TEXTOID};
+    "wait_ms, attempts, blockers, granted_at) "
+    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb, r.c9 "
+    "FROM %s AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9)";
+constexpr int lock_columns = 9;
+const Oid lock_column_types[lock_columns] = {INT8OID,   OIDOID,  TEXTOID, TEXTOID,       BOOLOID,
+                                             FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPTZOID};
 
-// sql (one of the two above) for the table relid: its qualified name, and
+// How long each lock was held, once its transaction or savepoint ended: for
+// the lock rows of a backend's statements first..last not filled in yet.
+// The first %s is lock_log, the second ddl_log, the third the unnest.
+const char *const locks_released_sql =
+    "UPDATE %s AS l SET held_ms = pg_catalog.date_part('epoch'::pg_catalog.text, "
+    "r.c5 OPERATOR(pg_catalog.-) l.granted_at) OPERATOR(pg_catalog.*) 1000::pg_catalog.float8 "
+    "FROM %s AS d, %s AS r(c1, c2, c3, c4, c5) "
+    "WHERE d.backend_pid OPERATOR(pg_catalog.=) r.c1 "
+    "AND d.backend_seq OPERATOR(pg_catalog.>=) r.c3 AND d.backend_seq OPERATOR(pg_catalog.<=) r.c4 "
+    "AND d.backend_start OPERATOR(pg_catalog.=) r.c2 "
+    "AND l.ddl_id OPERATOR(pg_catalog.=) d.id AND l.granted AND l.held_ms IS NULL";
+constexpr int released_columns = 5;
+const Oid released_column_types[released_columns] = {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID,
+                                                     TIMESTAMPTZOID};
+
+const char *qualified_name(Oid relid) {
+    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                      get_rel_name(relid));
+}
+
 // ROWS FROM (pg_catalog.unnest($1), ..., pg_catalog.unnest($columns)).
-char *insert_sql(const char *sql, Oid relid, int columns) {
-    const char *name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                                  get_rel_name(relid));
+const char *unnest_sql(int columns) {
     StringInfoData rows;
     initStringInfo(&rows);
     appendStringInfoString(&rows, "ROWS FROM (");
     for (int c = 1; c <= columns; c++)
         appendStringInfo(&rows, "%spg_catalog.unnest($%d)", c > 1 ? ", " : "", c);
     appendStringInfoChar(&rows, ')');
-    return psprintf(sql, name, rows.data);
+    return rows.data;
 }
 
 constexpr int max_lock_rows = gd_audit_max_batch * guarded_ddl::max_locks_per_statement;
@@ -119,13 +137,14 @@ constexpr int max_lock_rows = gd_audit_max_batch * guarded_ddl::max_locks_per_st
 // extension was dropped and created again).
 SPIPlanPtr insert_statements_plan = nullptr;
 SPIPlanPtr insert_locks_plan = nullptr;
+SPIPlanPtr locks_released_plan = nullptr;
 Oid planned_ddl_log = InvalidOid;
 Oid planned_lock_log = InvalidOid;
 
 void plan_for(Oid ddl_log, Oid lock_log) {
     if (ddl_log == planned_ddl_log && lock_log == planned_lock_log)
         return;
-    for (SPIPlanPtr *plan : {&insert_statements_plan, &insert_locks_plan}) {
+    for (SPIPlanPtr *plan : {&insert_statements_plan, &insert_locks_plan, &locks_released_plan}) {
         if (*plan != nullptr)
             (void)SPI_freeplan(*plan);
         *plan = nullptr;
@@ -172,8 +191,10 @@ template <int Columns, int MaxRows> struct ColumnBatch {
                                                   const_cast<bool *>(nulls[c]), 1, dims, lbs,
                                                   types[c], typlen, typbyval, typalign));
     }
-    // Inserts the rows into relid with sql (for insert_sql).
-    void execute(SPIPlanPtr *plan, const char *sql, Oid relid, int expected) const {
+    // Runs the plan with the batch's arrays, preparing it first from
+    // make_sql() when there is none yet. expected < 0: any row count.
+    template <typename MakeSql>
+    void execute(SPIPlanPtr *plan, MakeSql make_sql, int expected) const {
         Datum params[Columns];
         Oid array_types[Columns];
         for (int c = 0; c < Columns; c++) {
@@ -181,16 +202,15 @@ template <int Columns, int MaxRows> struct ColumnBatch {
             array_types[c] = get_array_type(types[c]);
         }
         if (*plan == nullptr) {
-            *plan = SPI_prepare(insert_sql(sql, relid, Columns), Columns, array_types);
+            *plan = SPI_prepare(make_sql(), Columns, array_types);
             if (*plan == nullptr)
-                elog(ERROR, "guarded_ddl: could not prepare audit insert: %s",
+                elog(ERROR, "guarded_ddl: could not prepare audit write: %s",
                      SPI_result_code_string(SPI_result));
             SPI_keepplan(*plan);
         }
         int rc = SPI_execute_plan(*plan, params, nullptr, false, 0);
-        if ((rc != SPI_OK_INSERT && rc != SPI_OK_INSERT_RETURNING) ||
-            SPI_processed != static_cast<uint64>(expected))
-            elog(ERROR, "guarded_ddl: audit insert wrote " UINT64_FORMAT " rows, not %d",
+        if (rc < 0 || (expected >= 0 && SPI_processed != static_cast<uint64>(expected)))
+            elog(ERROR, "guarded_ddl: audit write touched " UINT64_FORMAT " rows, not %d",
                  SPI_processed, expected);
     }
 };
@@ -243,6 +263,8 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(e.setting.new_value);
     b.xid(e.session.statement_xid);
     b.text(guarded_ddl::rollback_name(r.rollback).data()); // "" (NULL) when unknown
+    b.add(TimestampTzGetDatum(e.session.backend_start_us));
+    b.add(Int64GetDatum(e.session.backend_seq));
     Assert(b.column == statement_columns);
     b.next_row();
 }
@@ -256,6 +278,18 @@ void add_lock_row(LockBatch &b, Datum ddl_id, const LockRecord &l) {
     b.add(Float8GetDatum(l.wait_us / 1000.0));
     b.add(Int32GetDatum(l.attempts));
     b.add(blockers_datum(l));
+    b.add(TimestampTzGetDatum(l.granted_us), !l.granted);
+    b.next_row();
+}
+
+using ReleasedBatch = ColumnBatch<released_columns, gd_audit_max_batch>;
+
+void add_released_row(ReleasedBatch &b, const AuditEntry &e) {
+    b.add(Int32GetDatum(e.session.backend_pid));
+    b.add(TimestampTzGetDatum(e.session.backend_start_us));
+    b.add(Int64GetDatum(e.released.first_seq));
+    b.add(Int64GetDatum(e.released.last_seq));
+    b.add(TimestampTzGetDatum(e.released.released_us));
     b.next_row();
 }
 
@@ -271,27 +305,62 @@ bool lock_log_tables(Oid ddl_log, Oid lock_log) {
     return now->ddl_log == ddl_log && now->lock_log == lock_log;
 }
 
-// Inserts the records (slots of the queue) and their lock rows into the
-// verified tables: two statements, whatever the number of records.
+// Inserts the statement records (slots of the queue) and their lock rows
+// into the verified tables, then fills in the hold times the LocksReleased
+// records give: three statements, whatever the number of records. A
+// transaction's release comes after its statements in the queue, so here
+// too.
 void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
     plan_for(ddl_log, lock_log);
     auto *statements = static_cast<StatementBatch *>(palloc(sizeof(StatementBatch)));
     new (statements) StatementBatch(statement_column_types);
-    for (int i = 0; i < n; i++)
-        add_statement_row(*statements, *gd_audit_entry(slots[i]));
-    statements->execute(&insert_statements_plan, insert_statements_sql, ddl_log, n);
-
-    auto *locks = static_cast<LockBatch *>(palloc(sizeof(LockBatch)));
-    new (locks) LockBatch(lock_column_types);
+    auto *released = static_cast<ReleasedBatch *>(palloc(sizeof(ReleasedBatch)));
+    new (released) ReleasedBatch(released_column_types);
     for (int i = 0; i < n; i++) {
-        bool isnull = false;
-        Datum id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
-        const guarded_ddl::StatementRecord &r = gd_audit_entry(slots[i])->record;
-        for (int l = 0; l < Min(r.n_locks, guarded_ddl::max_locks_per_statement); l++)
-            add_lock_row(*locks, id, r.locks[l]);
+        const AuditEntry &e = *gd_audit_entry(slots[i]);
+        if (e.kind == guarded_ddl::EntryKind::LocksReleased)
+            add_released_row(*released, e);
+        else
+            add_statement_row(*statements, e);
     }
-    if (locks->rows > 0)
-        locks->execute(&insert_locks_plan, insert_locks_sql, lock_log, locks->rows);
+
+    if (statements->rows > 0) {
+        statements->execute(
+            &insert_statements_plan,
+            [&] {
+                return psprintf(insert_statements_sql, qualified_name(ddl_log),
+                                unnest_sql(statement_columns));
+            },
+            statements->rows);
+        auto *locks = static_cast<LockBatch *>(palloc(sizeof(LockBatch)));
+        new (locks) LockBatch(lock_column_types);
+        int row = 0;
+        for (int i = 0; i < n; i++) {
+            const AuditEntry &e = *gd_audit_entry(slots[i]);
+            if (e.kind != guarded_ddl::EntryKind::Statement)
+                continue;
+            bool isnull = false;
+            Datum id = SPI_getbinval(SPI_tuptable->vals[row++], SPI_tuptable->tupdesc, 1, &isnull);
+            for (int l = 0; l < Min(e.record.n_locks, guarded_ddl::max_locks_per_statement); l++)
+                add_lock_row(*locks, id, e.record.locks[l]);
+        }
+        if (locks->rows > 0)
+            locks->execute(
+                &insert_locks_plan,
+                [&] {
+                    return psprintf(insert_locks_sql, qualified_name(lock_log),
+                                    unnest_sql(lock_columns));
+                },
+                locks->rows);
+    }
+    if (released->rows > 0)
+        released->execute(
+            &locks_released_plan,
+            [&] {
+                return psprintf(locks_released_sql, qualified_name(lock_log),
+                                qualified_name(ddl_log), unnest_sql(released_columns));
+            },
+            -1);
 }
 
 // Writes records into the log tables in a subtransaction; what became of

@@ -11,6 +11,8 @@ int gd_lock_retries = 30;
 int gd_lock_budget_ms = 60000;
 int gd_large_table_size_kb = 10 * 1024;
 int gd_large_table_rows = 100000;
+int gd_max_rows_under_lock = 10000;
+int gd_max_lock_hold_ms = 10000;
 bool gd_audit = true;
 int gd_audit_queue_size = 256;
 
@@ -100,6 +102,19 @@ void gd_define_gucs(void) {
                             "between them.",
                             nullptr, &gd_lock_budget_ms, 60000, 1, INT_MAX, PGC_SUSET, GUC_UNIT_MS,
                             nullptr, nullptr, nullptr);
+
+    DefineCustomIntVariable(
+        "guarded_ddl.max_rows_under_lock",
+        "Most rows an INSERT, UPDATE, DELETE, MERGE or COPY FROM is estimated to touch while the "
+        "transaction holds SHARE ROW EXCLUSIVE or stronger on a large table.",
+        "Rule dml_under_strong_lock fires above it. -1 leaves DML unjudged.",
+        &gd_max_rows_under_lock, 10000, -1, INT_MAX, PGC_SUSET, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "guarded_ddl.max_lock_hold",
+        "Longest a transaction may hold SHARE or stronger on a large table, taken by a guarded "
+        "statement.",
+        "A running statement is cancelled, an idle session terminated. 0 switches the cap off.",
+        &gd_max_lock_hold_ms, 10000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 
     DefineCustomBoolVariable("guarded_ddl.audit",
                              "Records every DDL statement and the locks it took in "

@@ -21,6 +21,12 @@ extern int gd_large_table_size_kb;
 extern int gd_large_table_rows;
 const guarded_ddl::RuleOverrides &gd_rule_overrides(void);
 
+// Transaction guard: the most rows a DML statement may be estimated to touch
+// while the transaction holds a strong lock on a large table (-1: no limit),
+// and the longest such a lock may be held (milliseconds, 0: no cap).
+extern int gd_max_rows_under_lock;
+extern int gd_max_lock_hold_ms;
+
 // Audit log: whether DDL is recorded, and how many records the shared queue
 // holds (fixed at server start).
 extern bool gd_audit;

@@ -249,7 +249,8 @@ void gd_acquire_statement_locks(Node *stmt, const GdAction *actions, int n_actio
             }
             t.held = true;
             t.record->granted = true;
-            t.record->wait_us = GetCurrentTimestamp() - start;
+            t.record->granted_us = GetCurrentTimestamp();
+            t.record->wait_us = t.record->granted_us - start;
         }
         if (failed == nullptr)
             break;

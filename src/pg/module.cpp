@@ -4,9 +4,12 @@
 #include "pg/prelude.hpp"
 
 #include "pg/audit_shmem.hpp"
+#include "pg/dml_guard.hpp"
 #include "pg/gucs.hpp"
+#include "pg/lock_hold_cap.hpp"
 #include "pg/policy_store.hpp"
 #include "pg/process_utility.hpp"
+#include "pg/transaction_locks.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -25,6 +28,9 @@ void _PG_init(void) {
     gd_define_gucs();
     gd_audit_install_shmem_hooks();
     gd_install_process_utility_hook();
+    gd_install_executor_hook();
+    gd_install_transaction_callbacks();
+    gd_install_cap_log_hook();
     gd_install_drop_watch();
 
     // After every guarded_ddl.* variable is defined: from here on a

@@ -3,12 +3,14 @@
 #include "pg/prelude.hpp"
 
 #include "pg/audit_capture.hpp"
+#include "pg/dml_guard.hpp"
 #include "pg/gucs.hpp"
 #include "pg/lock_guard.hpp"
 #include "pg/own_tables.hpp"
 #include "pg/process_utility.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_filter.hpp"
+#include "pg/transaction_locks.hpp"
 
 extern "C" {
 #include "storage/proc.h"
@@ -130,10 +132,13 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
             // An approval's use is taken once the locks are held (and the
             // privileges behind them checked).
             gd_use_approvals(actions, record->command_tag, record, pending);
+            gd_note_strong_locks(entry, record->outcome == guarded_ddl::Outcome::Approved);
         }
         gd_current_rewrites = allowed;
         gd_run_bounded(GD_PROCESS_UTILITY_ARGS);
         gd_current_rewrites = outer_rewrites;
+        if (enforce)
+            gd_note_statement_done();
     }
     PG_CATCH();
     {
@@ -161,6 +166,8 @@ static void gd_process_utility(GD_PROCESS_UTILITY_PARAMS) {
         gd_run_audited_setting(GD_PROCESS_UTILITY_ARGS);
         return;
     }
+    if (unlikely(gd_strong_locks_held) && IsA(stmt, CopyStmt))
+        gd_judge_copy_from(pstmt, query_string);
     if ((gd_mode == GD_MODE_OFF && !gd_audit) || !gd_statement_is_guarded(stmt)) {
         gd_run_next(GD_PROCESS_UTILITY_ARGS);
         return;

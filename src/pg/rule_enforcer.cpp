@@ -48,19 +48,24 @@ void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
 
 } // namespace
 
+bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy) {
+    // The larger of the live figures and an imported size profile's, so a
+    // CI server with production's profile judges as production would.
+    *size = gd_judged_relation_size(relid);
+    *policy = gd_table_policy(relid);
+    bool big = policy->large
+                   ? *policy->large
+                   : exceeds(static_cast<double>(size->bytes) / 1024.0, gd_large_table_size_kb) ||
+                         (size->rows >= 0 && exceeds(size->rows, gd_large_table_rows));
+    return big && !gd_is_temp_relation(relid) && !created_in_this_transaction(relid);
+}
+
 GdDecision gd_decide(const GdAction *a, bool consume_approval) {
     GdDecision d{{0, -1, false, false}, false, guarded_ddl::Verdict::Allow, 0, false};
     if (!OidIsValid(a->relid))
         return d;
-    // The larger of the live figures and an imported size profile's, so a
-    // CI server with production's profile judges as production would.
-    d.size = gd_judged_relation_size(a->relid);
-    GdTablePolicy policy = gd_table_policy(a->relid);
-    bool big = policy.large
-                   ? *policy.large
-                   : exceeds(static_cast<double>(d.size.bytes) / 1024.0, gd_large_table_size_kb) ||
-                         (d.size.rows >= 0 && exceeds(d.size.rows, gd_large_table_rows));
-    d.large = big && !gd_is_temp_relation(a->relid) && !created_in_this_transaction(a->relid);
+    GdTablePolicy policy;
+    d.large = gd_relation_is_large(a->relid, &d.size, &policy);
 
     // With the guard off nothing is blocked, whatever the per-rule overrides.
     if (!a->rule || gd_mode == GD_MODE_OFF)
@@ -87,7 +92,7 @@ GdDecision gd_decide(const GdAction *a, bool consume_approval) {
 }
 
 GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char *command_tag,
-                        const GdDecision *d) {
+                        const GdDecision *d, const guarded_ddl::HeldLockContext *held) {
     char *size = size_text(d->size.bytes);
     return guarded_ddl::pg::invoke_cpp([&] {
         guarded_ddl::RuleHit hit{&guarded_ddl::rule(rule),
@@ -96,7 +101,8 @@ GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *a, const char 
                                  d->size.rows,
                                  {a->relation, a->column, a->constraint_name, a->index},
                                  d->size.bytes_from_profile,
-                                 d->size.rows_from_profile};
+                                 d->size.rows_from_profile,
+                                 held};
         return gd_report_from(guarded_ddl::block_message(hit));
     });
 }

@@ -4,8 +4,10 @@
 
 #include "pg/prelude.hpp"
 
+#include "core/block_message.hpp"
 #include "core/ddl_record.hpp"
 #include "core/rule_policy.hpp"
+#include "pg/policy_store.hpp"
 #include "pg/relation_size.hpp"
 #include "pg/report.hpp"
 #include "pg/statement_actions.hpp"
@@ -20,6 +22,12 @@ struct GdDecision {
     int64 approval_id; // > 0: a DBA's approval turned a block into allow
     bool refused;      // PostgreSQL refuses the statement: no rule applies
 };
+
+// Whether the guard counts relid as large: its judged size (size_profile.hpp)
+// against guarded_ddl.large_table_size and large_table_rows, unless the
+// table's policy says otherwise. Temporary tables and relations created in
+// this transaction never are: nobody else can be waiting for them.
+bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy);
 
 // Sizes the action's relation and decides under guarded_ddl.mode,
 // guarded_ddl.rules, the table's own policy and the approvals. Relations
@@ -59,9 +67,11 @@ void gd_enforce_rules(const GdAction *actions, int n, const char *command_tag,
 void gd_use_approvals(const GdAction *actions, const char *command_tag,
                       guarded_ddl::StatementRecord *record, GdPendingApprovals *pending);
 
-// The block/warn report for one action, as palloc'd text.
+// The block/warn report for one action, as palloc'd text; held is the
+// context of a lock-hold rule.
 GdReport gd_rule_report(guarded_ddl::RuleId rule, const GdAction *action, const char *command_tag,
-                        const GdDecision *decision);
+                        const GdDecision *decision,
+                        const guarded_ddl::HeldLockContext *held = nullptr);
 
 // The rewrite allowance of the statement running now (NULL when the guard
 // is not inspecting one); set and restored by the hook.

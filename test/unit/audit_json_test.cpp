@@ -33,6 +33,7 @@ TEST(BlockersJson, ListsEachBlocker) {
 TEST(AuditEntryJson, NamesVerdictRulesAndError) {
     AuditEntry entry{};
     entry.session.backend_pid = 7;
+    entry.session.backend_seq = 3;
     strcpy(entry.session.session_role, "alice");
     strcpy(entry.session.current_role, "app");
     entry.mode = Mode::Enforce;
@@ -44,9 +45,19 @@ TEST(AuditEntryJson, NamesVerdictRulesAndError) {
     strcpy(entry.record.rules[0], "drop_column");
     strcpy(entry.record.sqlstate, "GD001");
     strcpy(entry.record.error_message, "blocked");
+    EXPECT_EQ(
+        audit_entry_json(entry),
+        "{\"pid\":7,\"seq\":3,\"session_role\":\"alice\",\"role\":\"app\",\"application\":\"\","
+        "\"command\":\"ALTER TABLE\",\"verdict\":\"blocked\",\"mode\":\"enforce\","
+        "\"rules\":[\"drop_column\"],\"objects\":\"public.users\",\"sqlstate\":\"GD001\","
+        "\"error\":\"blocked\",\"statement\":\"ALTER TABLE users DROP COLUMN name\"}");
+}
+
+TEST(AuditEntryJson, LocksReleasedNamesTheStatements) {
+    AuditEntry entry{};
+    entry.kind = EntryKind::LocksReleased;
+    entry.session.backend_pid = 7;
+    entry.released = {4, 9, 0};
     EXPECT_EQ(audit_entry_json(entry),
-              "{\"pid\":7,\"session_role\":\"alice\",\"role\":\"app\",\"application\":\"\","
-              "\"command\":\"ALTER TABLE\",\"verdict\":\"blocked\",\"mode\":\"enforce\","
-              "\"rules\":[\"drop_column\"],\"objects\":\"public.users\",\"sqlstate\":\"GD001\","
-              "\"error\":\"blocked\",\"statement\":\"ALTER TABLE users DROP COLUMN name\"}");
+              "{\"pid\":7,\"locks_released\":{\"first_seq\":4,\"last_seq\":9}}");
 }

@@ -1,0 +1,155 @@
+#include "pg/dml_guard.hpp"
+
+#include "pg/audit_capture.hpp"
+#include "pg/gucs.hpp"
+#include "pg/rule_enforcer.hpp"
+#include "pg/transaction_locks.hpp"
+
+extern "C" {
+#include "catalog/pg_authid_d.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "storage/fd.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+}
+
+namespace {
+
+ExecutorStart_hook_type prev_executor_start = nullptr;
+
+double modify_table_rows(const Plan *plan) {
+    // ModifyTable's own estimate is 0 without RETURNING: its input's is what
+    // it would write.
+    if (plan == nullptr || !IsA(plan, ModifyTable) || plan->lefttree == nullptr)
+        return -1;
+    return plan->lefttree->plan_rows;
+}
+
+// The report needs the statement that took the lock and the DML's figure
+// beside the usual size and recipe.
+void judge(PlannedStmt *pstmt, const char *source, double rows) {
+    if (gd_mode == GD_MODE_OFF || gd_max_rows_under_lock < 0)
+        return;
+    if (rows >= 0 && rows <= gd_max_rows_under_lock)
+        return;
+    const GdHeldLock *lock = gd_held_strong_lock(ShareRowExclusiveLock);
+    if (lock == nullptr)
+        return;
+
+    GdAction action{};
+    action.relid = lock->relid;
+    strlcpy(action.relation, lock->relation, sizeof action.relation);
+    action.lock = lock->mode;
+    action.effect = guarded_ddl::Effect::LockHold;
+    action.rule = guarded_ddl::RuleId::DmlUnderStrongLock;
+    // DML sent by the client is the query string itself; anything else ran
+    // inside a function or DO block.
+    int level = source == debug_query_string ? 0 : 1;
+    guarded_ddl::AuditEntry *entry = gd_audit_begin(pstmt, source, level, gd_audit);
+    guarded_ddl::StatementRecord *record = &entry->record;
+
+    // An approval's use is taken at once: there are no locks to wait for
+    // first, and a failure later rolls the use back with the transaction.
+    GdDecision d = gd_decide(&action, true);
+    if (d.verdict == guarded_ddl::Verdict::Allow && d.approval_id == 0)
+        return;
+    const char *name = guarded_ddl::rule(guarded_ddl::RuleId::DmlUnderStrongLock).name.data();
+    record->n_rules = 1;
+    strlcpy(record->rules[0], name, sizeof record->rules[0]);
+    if (d.approval_id > 0) {
+        record->outcome = guarded_ddl::Outcome::Approved;
+        record->approval_id = d.approval_id;
+        gd_audit_finish(entry, &action, 1, gd_audit);
+        ereport(NOTICE, (errmsg("guarded_ddl: rule %s on \"%s\" passes under approval %lld", name,
+                                action.relation, static_cast<long long>(d.approval_id))));
+        return;
+    }
+
+    guarded_ddl::HeldLockContext held{GetLockmodeName(DEFAULT_LOCKMETHOD, lock->mode),
+                                      lock->taken_by, rows, gd_max_rows_under_lock};
+    GdReport report = gd_rule_report(guarded_ddl::RuleId::DmlUnderStrongLock, &action,
+                                     record->command_tag, &d, &held);
+    bool block = d.verdict == guarded_ddl::Verdict::Block;
+    record->outcome = block ? guarded_ddl::Outcome::Blocked : guarded_ddl::Outcome::Warned;
+    if (block) {
+        strlcpy(record->sqlstate, unpack_sql_state(GD_ERRCODE_BLOCKED), sizeof record->sqlstate);
+        strlcpy(record->error_message, report.message, sizeof record->error_message);
+    }
+    gd_audit_finish(entry, &action, 1, gd_audit);
+    gd_ereport(block ? ERROR : WARNING, GD_ERRCODE_BLOCKED, report);
+}
+
+bool copy_option_is(const CopyStmt *copy, const char *option, const char *value) {
+    ListCell *lc;
+    foreach (lc, copy->options) {
+        auto *def = lfirst_node(DefElem, lc);
+        if (strcmp(def->defname, option) == 0)
+            return pg_strcasecmp(defGetString(def), value) == 0;
+    }
+    return false;
+}
+
+// The lines of a server file COPY is about to read, counted up to one past
+// the limit; -1 when unknown (it cannot be opened: COPY will say why).
+double count_lines(const char *path, long limit) {
+    FILE *file = AllocateFile(path, PG_BINARY_R);
+    if (file == nullptr)
+        return -1;
+    char buf[65536];
+    long lines = 0;
+    size_t got;
+    while (lines <= limit && (got = fread(buf, 1, sizeof buf, file)) > 0)
+        for (size_t i = 0; i < got; i++)
+            lines += buf[i] == '\n';
+    FreeFile(file);
+    return static_cast<double>(lines);
+}
+
+void executor_start(QueryDesc *query, int eflags) {
+    // The one cost DML pays in a transaction without a strong lock.
+    if (unlikely(gd_strong_locks_held) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0) {
+        double rows = gd_planned_dml_rows(query->plannedstmt);
+        if (rows >= 0)
+            judge(query->plannedstmt, query->sourceText, rows);
+    }
+    if (prev_executor_start)
+        prev_executor_start(query, eflags);
+    else
+        standard_ExecutorStart(query, eflags);
+}
+
+} // namespace
+
+double gd_planned_dml_rows(const PlannedStmt *pstmt) {
+    double rows = pstmt->commandType == CMD_SELECT ? -1 : modify_table_rows(pstmt->planTree);
+    if (pstmt->hasModifyingCTE) {
+        ListCell *lc;
+        foreach (lc, pstmt->subplans)
+            rows = Max(rows, modify_table_rows(static_cast<const Plan *>(lfirst(lc))));
+    }
+    return rows;
+}
+
+void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string) {
+    auto *copy = castNode(CopyStmt, pstmt->utilityStmt);
+    if (!copy->is_from)
+        return;
+    double rows = -1; // STDIN and PROGRAM: nobody knows beforehand
+    if (copy->filename != nullptr && !copy->is_program &&
+        !copy_option_is(copy, "format", "binary")) {
+        // Only a role COPY itself lets read the file may learn anything
+        // about it, here its line count in the message.
+        if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+            return;
+        rows = count_lines(copy->filename, gd_max_rows_under_lock);
+        if (rows < 0)
+            return;
+    }
+    judge(pstmt, query_string, rows);
+}
+
+void gd_install_executor_hook(void) {
+    prev_executor_start = ExecutorStart_hook;
+    ExecutorStart_hook = executor_start;
+}
