@@ -24,6 +24,7 @@ namespace {
 // of that error is rewritten on its way out (emit_log_hook) and into the
 // audit log (gd_cap_describe). fired says the cancel is the cap's.
 TimeoutId cap_timeout = MAX_TIMEOUTS;
+constexpr int cap_grace_ms = 100;
 volatile sig_atomic_t fired = 0;
 bool armed = false;
 bool session_filled = false;
@@ -46,8 +47,12 @@ void on_cap_timeout(void) {
     // A cancel is ignored while the backend waits for the client's next
     // command, so an idle session is terminated instead; and one that
     // survived the cancel is terminated the second time.
-    bool idle = MyBEEntry == nullptr || MyBEEntry->st_state == STATE_IDLEINTRANSACTION ||
-                MyBEEntry->st_state == STATE_DISABLED;
+    // (A savepoint's failure leaves the session idle in an aborted
+    // subtransaction, the outer locks still held.) With track_activities
+    // off the state is unknown: terminated too.
+    BackendState state = MyBEEntry != nullptr ? MyBEEntry->st_state : STATE_DISABLED;
+    bool idle = state == STATE_IDLEINTRANSACTION || state == STATE_IDLEINTRANSACTION_ABORTED ||
+                state == STATE_DISABLED;
     if (idle || fired > 1)
         ProcDiePending = true;
     else
@@ -137,10 +142,13 @@ void gd_cap_rearm(void) {
 void gd_cap_subtransaction_aborted(void) {
     // Error recovery disabled every timer before the abort got here.
     armed = armed && get_timeout_active(cap_timeout);
-    if (fired && gd_expired_lock() != nullptr) {
-        // The cancel was caught, the lock is still held: end the session.
-        ProcDiePending = true;
-        InterruptPending = true;
+    if (fired && gd_next_cap_deadline() != 0) {
+        // The cap's cancel is on its way out through this subtransaction.
+        // If something catches it (an exception block, a client's
+        // savepoint) and the transaction still holds the lock a moment
+        // later, the second firing terminates the session.
+        enable_timeout_after(cap_timeout, cap_grace_ms);
+        armed = true;
         return;
     }
     gd_cap_rearm();

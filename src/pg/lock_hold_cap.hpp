@@ -17,7 +17,7 @@ void gd_cap_rearm(void);
 
 // A subtransaction aborted: its locks are gone, and an error's recovery
 // disarmed every timer. A transaction that outlives the cap's cancel (a
-// savepoint caught it) is terminated.
+// savepoint caught it) is terminated a moment later.
 void gd_cap_subtransaction_aborted(void);
 
 // The transaction ended: the cap's audit row, if it fired, is queued.

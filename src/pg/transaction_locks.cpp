@@ -43,6 +43,9 @@ template <typename T> struct LocalList {
 };
 
 LocalList<GdHeldLock> held;
+// Relations this transaction's statements locked that were not large: a
+// migration's twenty ALTERs of one small table size it once.
+LocalList<Oid> not_large;
 
 // For each open subtransaction that ran audited statements holding locks,
 // the number of the first: all later statements ran in it or below it, so
@@ -64,6 +67,23 @@ void report_released(int64 first_seq) {
     released_entry.session.backend_start_us = MyStartTimestamp;
     released_entry.released = {first_seq, last_seq, GetCurrentTimestamp()};
     gd_audit_submit(&released_entry);
+}
+
+bool known_small(Oid relid) {
+    for (int i = 0; i < not_large.n; i++)
+        if (not_large.items[i] == relid)
+            return true;
+    return false;
+}
+
+// An earlier statement of this subtransaction took the lock already: its
+// entry (and its earlier cap deadline) stands.
+bool already_noted(Oid relid, LOCKMODE mode, SubTransactionId subxact) {
+    for (int i = 0; i < held.n; i++)
+        if (held.items[i].relid == relid && held.items[i].mode >= mode &&
+            held.items[i].subxact == subxact)
+            return true;
+    return false;
 }
 
 void forget_subtransaction(SubTransactionId subxact) {
@@ -117,6 +137,7 @@ void on_transaction(XactEvent event, void *) {
     }
     locked.n = 0;
     held.n = 0;
+    not_large.n = 0;
     gd_strong_locks_held = false;
 }
 
@@ -129,12 +150,16 @@ void gd_note_strong_locks(const guarded_ddl::AuditEntry *entry, bool approved) {
         return;
     for (int i = 0; i < r.n_locks; i++) {
         const guarded_ddl::LockRecord &l = r.locks[i];
-        if (!l.granted || l.lock_mode < ShareLock)
+        if (!l.granted || l.lock_mode < ShareLock || known_small(l.relid) ||
+            already_noted(l.relid, l.lock_mode, GetCurrentSubTransactionId()))
             continue;
         GdRelationSize size;
         GdTablePolicy policy;
-        if (!gd_relation_is_large(l.relid, &size, &policy))
+        if (!gd_relation_is_large(l.relid, &size, &policy)) {
+            if (Oid *small = not_large.append())
+                *small = l.relid;
             continue;
+        }
         GdHeldLock *h = held.append();
         if (h == nullptr)
             ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
