@@ -108,6 +108,11 @@ BEGIN;
 ALTER TABLE users ADD COLUMN full_name text;
 COPY small FROM :'copy_file';
 ROLLBACK;
+-- A device or pipe is not read twice: judged like STDIN.
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+COPY small FROM '/dev/null';
+ROLLBACK;
 -- COPY TO reads nothing in: allowed.
 BEGIN;
 ALTER TABLE users ADD COLUMN full_name text;

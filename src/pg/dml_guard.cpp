@@ -14,6 +14,10 @@ extern "C" {
 #include "utils/acl.h"
 }
 
+#include <sys/stat.h>
+
+#include <cmath>
+
 namespace {
 
 ExecutorStart_hook_type prev_executor_start = nullptr;
@@ -90,20 +94,42 @@ bool copy_option_is(const CopyStmt *copy, const char *option, const char *value)
     return false;
 }
 
-// The lines of a server file COPY is about to read, counted up to one past
-// the limit; -1 when unknown (it cannot be opened: COPY will say why).
-double count_lines(const char *path, long limit) {
+// What a server file COPY is about to read would load: its lines, counted
+// until past the limit.
+enum class FileRows { Counted, Uncountable, Unreadable };
+
+FileRows count_lines(const char *path, long limit, double *rows) {
     FILE *file = AllocateFile(path, PG_BINARY_R);
     if (file == nullptr)
-        return -1;
+        return FileRows::Unreadable; // COPY will say why
+    // A pipe or device would lose what this read to COPY, or never end.
+    struct stat st;
+    if (fstat(fileno(file), &st) != 0 || !S_ISREG(st.st_mode)) {
+        FreeFile(file);
+        return FileRows::Uncountable;
+    }
+    // Lines that long are no backfill anybody measured: not worth reading
+    // a huge file twice to find out.
+    constexpr size_t max_bytes = size_t{64} * 1024 * 1024;
     char buf[65536];
     long lines = 0;
+    size_t read = 0;
     size_t got;
-    while (lines <= limit && (got = fread(buf, 1, sizeof buf, file)) > 0)
+    while (lines <= limit && read < max_bytes && (got = fread(buf, 1, sizeof buf, file)) > 0) {
+        CHECK_FOR_INTERRUPTS();
+        read += got;
         for (size_t i = 0; i < got; i++)
             lines += buf[i] == '\n';
+    }
     FreeFile(file);
-    return static_cast<double>(lines);
+    if (lines <= limit && read >= max_bytes)
+        return FileRows::Uncountable;
+    // Counting stopped past the limit: the rest of the file at the same
+    // density, for the message's "about".
+    *rows = static_cast<double>(lines);
+    if (read > 0 && static_cast<off_t>(read) < st.st_size)
+        *rows = std::floor(*rows * static_cast<double>(st.st_size) / static_cast<double>(read));
+    return FileRows::Counted;
 }
 
 void executor_start(QueryDesc *query, int eflags) {
@@ -135,6 +161,9 @@ void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string) {
     auto *copy = castNode(CopyStmt, pstmt->utilityStmt);
     if (!copy->is_from)
         return;
+    if (gd_mode == GD_MODE_OFF || gd_max_rows_under_lock < 0 ||
+        gd_held_strong_lock(ShareRowExclusiveLock) == nullptr)
+        return;
     double rows = -1; // STDIN and PROGRAM: nobody knows beforehand
     if (copy->filename != nullptr && !copy->is_program &&
         !copy_option_is(copy, "format", "binary")) {
@@ -142,9 +171,15 @@ void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string) {
         // about it, here its line count in the message.
         if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
             return;
-        rows = count_lines(copy->filename, gd_max_rows_under_lock);
-        if (rows < 0)
+        switch (count_lines(copy->filename, gd_max_rows_under_lock, &rows)) {
+        case FileRows::Unreadable:
             return;
+        case FileRows::Uncountable:
+            rows = -1;
+            break;
+        case FileRows::Counted:
+            break;
+        }
     }
     judge(pstmt, query_string, rows);
 }

@@ -302,6 +302,16 @@ GdTablePolicy gd_table_policy(Oid relid) {
     return policy;
 }
 
+bool gd_table_policy_at_hand(Oid relid) {
+    AcceptInvalidationMessages();
+    Oid table = policy_table();
+    if (!OidIsValid(table) ||
+        (policy_cache != nullptr && hash_search(policy_cache, &relid, HASH_FIND, nullptr)))
+        return true;
+    // Kept until the transaction ends, as the read would keep it.
+    return ConditionalLockRelationOid(table, AccessShareLock);
+}
+
 namespace {
 
 struct ApprovalCall {

@@ -22,6 +22,11 @@ struct GdTablePolicy {
 // the guard's lock timeout, then fails with 55P03.
 GdTablePolicy gd_table_policy(Oid relid);
 
+// Whether gd_table_policy(relid) would answer without waiting for a lock:
+// the answer is cached, or the table's lock is free right now (it is then
+// taken). For work no rule asks for, which must not queue behind a DBA.
+bool gd_table_policy_at_hand(Oid relid);
+
 // An active approval of rule on relid: its id, or 0. consume counts a use
 // (in the statement's own transaction, so a failed statement uses nothing).
 // Like gd_table_policy, waits for a lock on guarded_ddl's table no longer

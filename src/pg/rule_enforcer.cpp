@@ -7,6 +7,8 @@
 #include "pg/policy_store.hpp"
 #include "pg/size_profile.hpp"
 
+#include <optional>
+
 extern "C" {
 #include "access/relation.h"
 #include "storage/lmgr.h"
@@ -48,16 +50,33 @@ void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
 
 } // namespace
 
+namespace {
+
+bool large_by(Oid relid, const GdRelationSize &size, std::optional<bool> policy_large) {
+    bool big = policy_large
+                   ? *policy_large
+                   : exceeds(static_cast<double>(size.bytes) / 1024.0, gd_large_table_size_kb) ||
+                         (size.rows >= 0 && exceeds(size.rows, gd_large_table_rows));
+    return big && !gd_is_temp_relation(relid) && !created_in_this_transaction(relid);
+}
+
+} // namespace
+
 bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy) {
     // The larger of the live figures and an imported size profile's, so a
     // CI server with production's profile judges as production would.
     *size = gd_judged_relation_size(relid);
     *policy = gd_table_policy(relid);
-    bool big = policy->large
-                   ? *policy->large
-                   : exceeds(static_cast<double>(size->bytes) / 1024.0, gd_large_table_size_kb) ||
-                         (size->rows >= 0 && exceeds(size->rows, gd_large_table_rows));
-    return big && !gd_is_temp_relation(relid) && !created_in_this_transaction(relid);
+    return large_by(relid, *size, policy->large);
+}
+
+bool gd_relation_is_large_now(Oid relid) {
+    if (gd_table_policy_at_hand(relid) && gd_profile_size_at_hand(relid)) {
+        GdRelationSize size;
+        GdTablePolicy policy;
+        return gd_relation_is_large(relid, &size, &policy);
+    }
+    return large_by(relid, gd_relation_size(relid), std::nullopt);
 }
 
 GdDecision gd_decide(const GdAction *a, bool consume_approval) {

@@ -29,6 +29,11 @@ struct GdDecision {
 // this transaction never are: nobody else can be waiting for them.
 bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy);
 
+// The same judgement, never waiting: when guarded_ddl's policy or profile
+// table is locked by someone else, from the live size alone. For the
+// transaction guard's bookkeeping after a statement no rule judged.
+bool gd_relation_is_large_now(Oid relid);
+
 // Sizes the action's relation and decides under guarded_ddl.mode,
 // guarded_ddl.rules, the table's own policy and the approvals. Relations
 // created in this transaction and temporary tables are never large: nobody

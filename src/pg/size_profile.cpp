@@ -216,6 +216,15 @@ void cache_profile_size(Oid relid, Oid namespace_oid, const NameData *relname,
 
 } // namespace
 
+bool gd_profile_size_at_hand(Oid relid) {
+    AcceptInvalidationMessages();
+    const ProfileTable &table = profile_table();
+    if (!OidIsValid(table.table) || emptiness == Emptiness::Empty ||
+        (profile_cache != nullptr && hash_search(profile_cache, &relid, HASH_FIND, nullptr)))
+        return true;
+    return ConditionalLockRelationOid(table.table, AccessShareLock);
+}
+
 GdProfileSize gd_profile_size(Oid relid) {
     const GdProfileSize none{false, 0, -1};
     // Another session's committed import is seen by the next statement.

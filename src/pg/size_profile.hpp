@@ -29,6 +29,10 @@ struct GdProfileSize {
 // (own_table_lock.hpp).
 GdProfileSize gd_profile_size(Oid relid);
 
+// Whether gd_profile_size(relid) would answer without waiting for a lock
+// (cached, no profile, or the table's lock free right now and then taken).
+bool gd_profile_size_at_hand(Oid relid);
+
 // What the guard judges relid by: gd_relation_size, with each figure raised
 // to the profile's when that is larger (and marked so, for the messages).
 GdRelationSize gd_judged_relation_size(Oid relid);

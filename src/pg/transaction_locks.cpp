@@ -153,9 +153,7 @@ void gd_note_strong_locks(const guarded_ddl::AuditEntry *entry, bool approved) {
         if (!l.granted || l.lock_mode < ShareLock || known_small(l.relid) ||
             already_noted(l.relid, l.lock_mode, GetCurrentSubTransactionId()))
             continue;
-        GdRelationSize size;
-        GdTablePolicy policy;
-        if (!gd_relation_is_large(l.relid, &size, &policy)) {
+        if (!gd_relation_is_large_now(l.relid)) {
             if (Oid *small = not_large.append())
                 *small = l.relid;
             continue;

@@ -151,7 +151,9 @@ my $log = slurp_file($node->logfile, $log_offset);
 my $log_lines = () = $log =~ /audit record written to the server log: audit queue full/g;
 my $log_records = () = $log =~ /"CREATE TABLE overflow_\d+ \(a int\);?"/g;
 is($logged + $overflowed, $issued, 'rows in the table plus overflowed records = statements issued');
-is($log_lines, $overflowed, 'one server-log line per overflowed record');
+# The locker's COMMIT queued the release of its lock while the queue was
+# still full: that record overflowed too, after the count above.
+is($log_lines, audit_stat('overflowed'), 'one server-log line per overflowed record');
 is($log_records, $overflowed, 'each overflowed statement is in the server log');
 
 # pg_dump keeps the log: a restore into another database has every row.

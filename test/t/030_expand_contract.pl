@@ -254,7 +254,7 @@ sub audit_log_answers
         "$tool: the blocked and the approved DROP COLUMN are logged, with the approval");
     is($node->safe_psql($db, q{
         SELECT count(*) FROM guarded_ddl.ddl_log
-         WHERE verdict = 'blocked' AND 'set_not_null_scan' = ANY (rules) AND sqlstate = 'GD001'}),
+         WHERE verdict = 'blocked' AND 'dml_under_strong_lock' = ANY (rules) AND sqlstate = 'GD001'}),
         '1', "$tool: the all-in-one migration's blocked statement is logged with its rule");
     is($node->safe_psql($db, q{
         SELECT string_agg(DISTINCT l.lock_mode, ',')
@@ -335,8 +335,8 @@ sub scenario
     my $before = 'id,name,email,created_at';
 
     # 1. The all-in-one migration, and 5. the foreign key added the naive way.
-    blocked_ok($tool, $db, 'rejected', 'all_in_one', 'set_not_null_scan',
-        qr/1\. ALTER TABLE public\.users ADD CONSTRAINT full_name_not_null CHECK \(full_name IS NOT NULL\) NOT VALID\. 2\. In a separate transaction/);
+    blocked_ok($tool, $db, 'rejected', 'all_in_one', 'dml_under_strong_lock',
+        qr/1\. Commit the schema change first, in a transaction of its own\. 2\. Backfill outside it in batches/);
     is(columns($db), $before, "$tool: nothing of the all-in-one migration is applied");
     blocked_ok($tool, $db, 'rejected', 'orders_user_fk_direct', 'add_foreign_key',
         qr/1\. Add the foreign key NOT VALID: .* 2\. In a separate transaction: ALTER TABLE public\.orders VALIDATE CONSTRAINT orders_user_id_fkey/);

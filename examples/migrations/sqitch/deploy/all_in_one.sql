@@ -1,7 +1,9 @@
 -- Deploy users_name_split:all_in_one to pg
--- The obvious migration, in one transaction. guarded_ddl stops it at SET NOT
--- NULL (rule set_not_null_scan: it would read all of users under an ACCESS
--- EXCLUSIVE lock); the transaction rolls back, so nothing of it is applied.
+-- The obvious migration, in one transaction. guarded_ddl stops it at the
+-- backfill (rule dml_under_strong_lock: it would rewrite every row of users
+-- while the ALTER's ACCESS EXCLUSIVE lock stalls every reader; SET NOT NULL
+-- after it would be stopped too, by set_not_null_scan); the transaction
+-- rolls back, so nothing of it is applied.
 
 BEGIN;
 
