@@ -26,6 +26,24 @@ ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;
 ROLLBACK;
 
 \echo
+\echo '=== The same migration with its whole backfill: stopped at the UPDATE, which'
+\echo '    would rewrite every row while the ALTER''s lock stalls every reader of users.'
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
+UPDATE users SET full_name = name, display_name = split_part(name, ' ', 1);
+ROLLBACK;
+
+\echo
+\echo '=== A migration that sits on its lock (a slow step, a forgotten COMMIT) is'
+\echo '    ended by the lock-hold cap (here 2s instead of the default 10s).'
+SET guarded_ddl.max_lock_hold = '2s';
+BEGIN;
+ALTER TABLE users ADD COLUMN nickname text;
+SELECT pg_sleep(5);
+ROLLBACK;
+RESET guarded_ddl.max_lock_hold;
+
+\echo
 \echo '=== The expand/contract way passes: columns added (metadata only), an index'
 \echo '    built concurrently, NOT NULL proven by a validated CHECK instead of a scan.'
 ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
