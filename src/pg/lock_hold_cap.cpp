@@ -154,7 +154,11 @@ void gd_cap_subtransaction_aborted(void) {
     gd_cap_rearm();
 }
 
-void gd_cap_transaction_ended(bool) {
+void gd_cap_transaction_ended(bool aborted) {
+    // Fired as the transaction was committing: the cancel has nothing left
+    // to end, and must not hit the statement after the commit instead.
+    if (fired && !aborted)
+        QueryCancelPending = false;
     if (fired) {
         describe(described_terminating);
         if (described && gd_audit) {
