@@ -141,10 +141,12 @@ AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nes
     // when the lock guard adds it, and nothing reads past n_locks. Unaudited,
     // only the record is read.
     auto *entry = static_cast<AuditEntry *>(palloc(sizeof(AuditEntry)));
-    if (audited)
+    if (audited) {
         memset(entry, 0, offsetof(AuditEntry, record.locks));
-    else
+    } else {
         memset(&entry->record, 0, offsetof(guarded_ddl::StatementRecord, locks));
+        entry->statement[0] = '\0'; // read by the transaction guard's messages
+    }
     entry->mode = static_cast<guarded_ddl::Mode>(gd_mode);
     entry->record.nesting_level = nesting_level;
     entry->record.start_us = GetCurrentTimestamp();

@@ -1,6 +1,7 @@
 #include "pg/dml_guard.hpp"
 
 #include "pg/audit_capture.hpp"
+#include "pg/extension_objects.hpp"
 #include "pg/gucs.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/transaction_locks.hpp"
@@ -9,6 +10,7 @@ extern "C" {
 #include "catalog/pg_authid_d.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
+#include "parser/parsetree.h"
 #include "storage/fd.h"
 #include "tcop/tcopprot.h"
 #include "utils/acl.h"
@@ -30,6 +32,21 @@ double modify_table_rows(const Plan *plan) {
     return plan->lefttree->plan_rows;
 }
 
+// guarded_ddl's own bookkeeping (the drop event trigger marking approvals
+// of a dropped table) runs as DML under the very lock it follows.
+bool writes_only_own_tables(const PlannedStmt *pstmt) {
+    Oid schema = gd_extension_schema();
+    if (!OidIsValid(schema) || pstmt->resultRelations == NIL)
+        return false;
+    ListCell *lc;
+    foreach (lc, pstmt->resultRelations) {
+        RangeTblEntry *rte = rt_fetch(lfirst_int(lc), pstmt->rtable);
+        if (get_rel_namespace(rte->relid) != schema)
+            return false;
+    }
+    return true;
+}
+
 // The report needs the statement that took the lock and the DML's figure
 // beside the usual size and recipe.
 void judge(PlannedStmt *pstmt, const char *source, double rows) {
@@ -38,7 +55,7 @@ void judge(PlannedStmt *pstmt, const char *source, double rows) {
     if (rows >= 0 && rows <= gd_max_rows_under_lock)
         return;
     const GdHeldLock *lock = gd_held_strong_lock(ShareRowExclusiveLock);
-    if (lock == nullptr)
+    if (lock == nullptr || writes_only_own_tables(pstmt))
         return;
 
     GdAction action{};
