@@ -126,7 +126,151 @@ BEGIN;
 ALTER TABLE txt ADD COLUMN extra int;
 $$);
 
+-- Rule dml_under_strong_lock: DML while the text's transaction holds SHARE
+-- ROW EXCLUSIVE or stronger on a large table, estimated by the planner
+-- (guarded_ddl.max_rows_under_lock is 10000). The DETAIL of the hook's
+-- message, second line of the hint, names the statement that took the lock.
+CREATE TABLE users (id int PRIMARY KEY, name text);
+INSERT INTO users SELECT g, 'n' || g FROM generate_series(1, 20000) g;
+ANALYZE users;
+-- The DML rows of explain(), with the hook's message (its size left out)
+-- and DETAIL for a rule that fires, the hint otherwise.
+CREATE FUNCTION explain_dml(text, single boolean DEFAULT false)
+RETURNS TABLE (statement_no int, command text, lock_mode text, rule text, verdict text, said text)
+LANGUAGE sql AS $f$
+SELECT statement_no, command, lock_mode, rule, verdict,
+       CASE WHEN rule = 'dml_under_strong_lock' AND verdict <> 'unknown'
+            THEN regexp_replace(split_part(hint, E'\n', 1), ' \([^)]*\)$', '') || E'\n' ||
+                 split_part(hint, E'\n', 2)
+            ELSE hint END
+  FROM guarded_ddl.explain($1, $2)
+$f$;
+-- The canonical backfill inside the schema change's transaction: the UPDATE
+-- cannot be planned before the ALTER adds full_name; its WHERE-less stand-in
+-- says it touches every row.
+SELECT * FROM explain_dml($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name;
+COMMIT;
+$$);
+-- Word for word what the hook says when the text runs.
+CREATE TEMP TABLE explained AS SELECT hint FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name;
+ROLLBACK;
+$$) WHERE command = 'UPDATE';
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+DO $do$
+DECLARE
+    m text;
+    d text;
+    h text;
+BEGIN
+    UPDATE users SET full_name = name;
+    RAISE EXCEPTION 'the UPDATE was not blocked';
+EXCEPTION WHEN SQLSTATE 'GD001' THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RAISE NOTICE 'explain() gives the hook''s message, detail and hint: %',
+        (SELECT hint = m || E'\n' || d || E'\n' || h FROM explained);
+END
+$do$;
+ROLLBACK;
+-- A small batch is fine; the UPDATE alone, or after the COMMIT, is fine.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name WHERE id <= 1000;
+COMMIT;
+UPDATE users SET full_name = name;
+$$);
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+UPDATE users SET name = upper(name);
+$$);
+-- One transaction for the whole text (node-pg-migrate, psql -1).
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name;
+$$, single_transaction => true);
+-- LOCK TABLE takes the lock just as well; SHARE MODE is not strong enough.
+SELECT * FROM explain_dml($$
+BEGIN;
+LOCK TABLE users IN SHARE MODE;
+DELETE FROM users WHERE id > 0;
+LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE;
+DELETE FROM users WHERE id > 0;
+ROLLBACK;
+$$);
+-- ROLLBACK TO SAVEPOINT releases the locks taken since; RELEASE keeps them
+-- (and the savepoint is gone: ROLLBACK TO it fails).
+SELECT * FROM explain_dml($$
+BEGIN;
+SAVEPOINT before_lock;
+LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+ROLLBACK TO SAVEPOINT before_lock;
+UPDATE users SET name = name;
+SAVEPOINT again;
+LOCK TABLE users IN ACCESS EXCLUSIVE MODE;
+RELEASE SAVEPOINT again;
+UPDATE users SET name = name;
+ROLLBACK TO SAVEPOINT again;
+COMMIT;
+$$);
+-- A table the text creates is never large: filling it is fine.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+CREATE TABLE users_new (id int, name text);
+ALTER TABLE users_new ADD COLUMN full_name text;
+INSERT INTO users_new SELECT id, name, name FROM users;
+COMMIT;
+$$);
+-- Rows that cannot be estimated before the text runs are unknown, never
+-- allowed: a WHERE on the column the text adds. COPY FROM STDIN is judged
+-- as exceeding, as the hook judges it; a server file is not read.
+SELECT * FROM explain_dml($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+DELETE FROM users WHERE full_name IS NULL;
+COPY users (id, name) FROM STDIN;
+COPY users FROM '/nonexistent/users.csv';
+ROLLBACK;
+$$) WHERE command IN ('DELETE', 'COPY');
+-- warn mode warns; a DBA's approval for the table lets it pass (allow).
+SET guarded_ddl.mode = warn;
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name;
+COMMIT;
+$$) WHERE command = 'UPDATE';
+RESET guarded_ddl.mode;
+SELECT guarded_ddl.approve('dml_under_strong_lock', 'users', 'backfill in the maintenance window') AS approval \gset
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+UPDATE users SET full_name = name;
+COMMIT;
+$$) WHERE command = 'UPDATE';
+SELECT uses FROM guarded_ddl.approvals WHERE id = :approval;
+SELECT guarded_ddl.revoke_approval(:approval);
+-- The limit in the text applies after it; -1 switches the rule off.
+SELECT statement_no, command, rule, verdict FROM guarded_ddl.explain($$
+BEGIN;
+ALTER TABLE users ADD COLUMN full_name text;
+SET LOCAL guarded_ddl.max_rows_under_lock = -1;
+UPDATE users SET full_name = name;
+SET LOCAL guarded_ddl.max_rows_under_lock = 100;
+UPDATE users SET full_name = name WHERE id <= 1000;
+COMMIT;
+$$) WHERE command = 'UPDATE';
+-- Nothing was executed: no column, no row changed.
+SELECT count(*) AS columns FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname = 'full_name';
+SELECT count(*) AS rows, count(*) FILTER (WHERE name = 'n' || id) AS unchanged FROM users;
+
 SET guarded_ddl.mode = off;
-DROP TABLE txt, txt_parted, txt_part;
+DROP TABLE txt, txt_parted, txt_part, users;
+DROP FUNCTION explain_dml(text, boolean);
 RESET guarded_ddl.mode;
 DROP EXTENSION guarded_ddl;

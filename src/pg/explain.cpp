@@ -1,23 +1,39 @@
 // guarded_ddl.explain(sql, single_transaction): what each statement of a
 // migration would do after the ones before it, and what guarded_ddl would
 // say, without executing anything or taking any lock
-// that could wait, but for guarded_ddl's own tables, waited for no longer
-// than guarded_ddl.lock_timeout. It runs the very analysis the hook runs.
+// that could wait, but for guarded_ddl's own tables and the ordinary locks
+// of planning a DML statement (rule dml_under_strong_lock), waited for no
+// longer than guarded_ddl.lock_timeout. It runs the very analysis the hook
+// runs.
 #include "pg/prelude.hpp"
 
+#include "core/audit_entry.hpp"
+#include "core/audit_text.hpp"
 #include "core/input_limits.hpp"
 #include "pg/cpp_boundary.hpp"
+#include "pg/dml_guard.hpp"
+#include "pg/lock_guard.hpp"
 #include "pg/report.hpp"
 #include "pg/gucs.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
 #include "pg/statement_rollback.hpp"
+#include "pg/subtransaction.hpp"
 #include "pg/text_state.hpp"
+#include "pg/transaction_locks.hpp"
+
+#include <string>
 
 extern "C" {
+#include "catalog/pg_authid_d.h"
+#include "commands/defrem.h"
+#include "mb/pg_wchar.h"
 #include "parser/parser.h"
+#include "parser/scansup.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 }
 
@@ -134,6 +150,316 @@ void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 }
 
+// ---- Rule dml_under_strong_lock: DML under a lock the text took ----
+
+// A statement's part of the explained text as the hook's list of strong
+// locks names the one that took a lock: redacted as the audit log keeps it,
+// cut as the list keeps it. (The parser counts the whitespace after the
+// previous semicolon, and the last statement's trailing part, as the
+// statement's.)
+char *statement_text(const char *query, const RawStmt *raw) {
+    int all = static_cast<int>(strlen(query));
+    int start = raw->stmt_location > 0 ? Min(raw->stmt_location, all) : 0;
+    int len = raw->stmt_len > 0 ? Min(raw->stmt_len, all - start) : all - start;
+    while (len > 0 && scanner_isspace(query[start])) {
+        start++;
+        len--;
+    }
+    while (len > 0 && scanner_isspace(query[start + len - 1]))
+        len--;
+    char *text = invoke_cpp([&] {
+        std::string redacted = guarded_ddl::audit_statement_text(
+            std::string_view(query + start, len), guarded_ddl::max_audit_statement_bytes);
+        return pg_call([&] { return pnstrdup(redacted.data(), redacted.size()); });
+    });
+    int keep = pg_mbcliplen(text, static_cast<int>(strlen(text)),
+                            static_cast<int>(sizeof(GdHeldLock::taken_by)) - 1);
+    text[keep] = '\0';
+    return text;
+}
+
+// The lock the hook would name when the DML runs: the strongest of SHARE ROW
+// EXCLUSIVE or stronger the text's transaction holds on a large relation,
+// the first taken among equals. Relations the caller may not see are left
+// out: whether the rule fires would tell their size (and PostgreSQL refuses
+// the caller the statements that lock them anyway).
+const GdTextLock *strong_lock_held(void) {
+    const GdTextLock *strongest = nullptr;
+    ListCell *lc;
+    foreach (lc, gd_text_locks()) {
+        const auto *l = static_cast<const GdTextLock *>(lfirst(lc));
+        if (l->mode < ShareRowExclusiveLock || (strongest != nullptr && strongest->mode >= l->mode))
+            continue;
+        GdRelationSize size;
+        GdTablePolicy policy;
+        if (may_see_relation(l->relid) && gd_relation_is_large(l->relid, &size, &policy))
+            strongest = l;
+    }
+    return strongest;
+}
+
+bool modifying_with(const WithClause *with) {
+    if (with == nullptr)
+        return false;
+    ListCell *lc;
+    foreach (lc, with->ctes)
+        if (!IsA(lfirst_node(CommonTableExpr, lc)->ctequery, SelectStmt))
+            return true;
+    return false;
+}
+
+// What the executor hook judges: INSERT, UPDATE, DELETE, MERGE, a SELECT
+// with a data-modifying WITH; and COPY FROM, judged by the utility hook.
+bool is_judged_dml(Node *stmt) {
+    switch (nodeTag(stmt)) {
+    case T_InsertStmt:
+    case T_UpdateStmt:
+    case T_DeleteStmt:
+    case T_MergeStmt:
+        return true;
+    case T_SelectStmt:
+        return modifying_with(castNode(SelectStmt, stmt)->withClause);
+    case T_CopyStmt:
+        return castNode(CopyStmt, stmt)->is_from;
+    default:
+        return false;
+    }
+}
+
+const RangeVar *dml_target(Node *stmt) {
+    switch (nodeTag(stmt)) {
+    case T_InsertStmt:
+        return castNode(InsertStmt, stmt)->relation;
+    case T_UpdateStmt:
+        return castNode(UpdateStmt, stmt)->relation;
+    case T_DeleteStmt:
+        return castNode(DeleteStmt, stmt)->relation;
+    case T_MergeStmt:
+        return castNode(MergeStmt, stmt)->relation;
+    default:
+        return nullptr;
+    }
+}
+
+// As statement_actions.cpp: errors about the session or the server, not
+// about the statement, are never swallowed.
+bool must_propagate(int sqlerrcode) {
+    switch (ERRCODE_TO_CATEGORY(sqlerrcode)) {
+    case ERRCODE_INSUFFICIENT_RESOURCES:
+    case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+    case ERRCODE_OPERATOR_INTERVENTION:
+    case ERRCODE_SYSTEM_ERROR:
+    case ERRCODE_TRANSACTION_ROLLBACK:
+        return true;
+    default:
+        return false;
+    }
+}
+
+struct Planning {
+    RawStmt *raw;      // a copy: parse analysis may scribble on it
+    const char *query; // the explained text, which raw's location points into
+    bool top_rows;     // the plan's own rows (a stand-in SELECT), not ModifyTable's input's
+    double rows;       // -1: nothing is modified
+};
+
+void plan_statement(void *arg) {
+    auto *p = static_cast<Planning *>(arg);
+    List *queries = pg_analyze_and_rewrite_fixedparams(p->raw, p->query, nullptr, 0, nullptr);
+    List *plans = pg_plan_queries(queries, p->query, CURSOR_OPT_PARALLEL_OK, nullptr);
+    p->rows = -1;
+    ListCell *lc;
+    foreach (lc, plans) {
+        auto *planned = lfirst_node(PlannedStmt, lc);
+        if (planned->commandType == CMD_UTILITY)
+            continue;
+        double rows = p->top_rows ? planned->planTree->plan_rows : gd_planned_dml_rows(planned);
+        p->rows = Max(p->rows, rows);
+    }
+}
+
+// Plans the statement as PostgreSQL's own EXPLAIN (without ANALYZE) does:
+// parse analysis, the rewriter and the planner, whose constant folding runs
+// immutable functions as the caller; nothing is executed. In a subtransaction
+// rolled back afterwards, so an error (a column the text adds earlier, which
+// does not exist yet) is survived and the ordinary locks planning takes
+// (ROW EXCLUSIVE on the target, ACCESS SHARE on the rest) are released
+// again; they are waited for no longer than guarded_ddl.lock_timeout.
+// Returns the error, or null.
+ErrorData *plan_in_subtransaction(Planning *p) {
+    int saved = LockTimeout;
+    if (int timeout_ms = gd_effective_lock_timeout_ms(); timeout_ms > 0)
+        LockTimeout = timeout_ms;
+    ErrorData *error = gd_try_in_subtransaction(plan_statement, p, true);
+    LockTimeout = saved;
+    if (error != nullptr && must_propagate(error->sqlerrcode))
+        ReThrowError(error);
+    return error;
+}
+
+// SELECT 1 FROM <target> [, FROM / USING items] WHERE <condition>, from an
+// UPDATE's or DELETE's parse tree: the rows it would touch, when the
+// statement itself cannot be planned yet (typically, it sets a column an
+// earlier statement of the text adds).
+RawStmt *stand_in_select(Node *stmt) {
+    RangeVar *target;
+    List *from;
+    Node *where;
+    WithClause *with;
+    if (IsA(stmt, UpdateStmt)) {
+        auto *u = castNode(UpdateStmt, stmt);
+        target = u->relation;
+        from = u->fromClause;
+        where = u->whereClause;
+        with = u->withClause;
+    } else {
+        auto *d = castNode(DeleteStmt, stmt);
+        target = d->relation;
+        from = d->usingClause;
+        where = d->whereClause;
+        with = d->withClause;
+    }
+    auto *one = makeNode(A_Const);
+    one->val.ival.type = T_Integer;
+    one->val.ival.ival = 1;
+    one->location = -1;
+    auto *column = makeNode(ResTarget);
+    column->val = reinterpret_cast<Node *>(one);
+    column->location = -1;
+    auto *select = makeNode(SelectStmt);
+    select->targetList = list_make1(column);
+    select->fromClause = lcons(copyObjectImpl(target), static_cast<List *>(copyObjectImpl(from)));
+    select->whereClause = static_cast<Node *>(copyObjectImpl(where));
+    select->withClause = static_cast<WithClause *>(copyObjectImpl(with));
+    auto *raw = makeNode(RawStmt);
+    raw->stmt = reinterpret_cast<Node *>(select);
+    raw->stmt_location = -1;
+    return raw;
+}
+
+// The rows the statement would touch, as the planner estimates them: true
+// with *rows (-1: it modifies nothing), or false with *why.
+bool estimate_rows(const RawStmt *raw, const char *query, double *rows, const char **why) {
+    Node *stmt = raw->stmt;
+    if (const RangeVar *target = dml_target(stmt);
+        target != nullptr && gd_text_touches_relation(target)) {
+        *why = psprintf("An earlier statement of the text creates, drops or renames \"%s\": how "
+                        "many rows this statement touches is not known before it runs.",
+                        target->relname);
+        return false;
+    }
+    Planning p{static_cast<RawStmt *>(copyObjectImpl(raw)), query, false, -1};
+    ErrorData *error = plan_in_subtransaction(&p);
+    if (error == nullptr) {
+        *rows = p.rows;
+        return true;
+    }
+    const char *failure = pstrdup(error->message);
+    FreeErrorData(error);
+    if (IsA(stmt, UpdateStmt) || IsA(stmt, DeleteStmt)) {
+        Planning stand_in{stand_in_select(stmt), query, true, -1};
+        error = plan_in_subtransaction(&stand_in);
+        if (error == nullptr) {
+            *rows = stand_in.rows;
+            return true;
+        }
+        FreeErrorData(error);
+    }
+    *why = psprintf("How many rows this statement touches cannot be estimated before the text's "
+                    "earlier statements run: planning it now fails (%s).",
+                    failure);
+    return false;
+}
+
+bool copy_option_is(const CopyStmt *copy, const char *option, const char *value) {
+    ListCell *lc;
+    foreach (lc, copy->options) {
+        auto *def = lfirst_node(DefElem, lc);
+        if (strcmp(def->defname, option) == 0)
+            return pg_strcasecmp(defGetString(def), value) == 0;
+    }
+    return false;
+}
+
+// The DML statement's row for rule dml_under_strong_lock on the relation the
+// text's transaction holds strongly, when the hook would judge it: on top
+// of the usual columns, the lock_mode is the one held, and the hint the
+// hook's message (DETAIL: which statement took the lock) with the recipe.
+// Returns false when the hook would let the statement pass silently: then
+// it is reported as any statement that takes no strong lock.
+bool explain_dml(ReturnSetInfo *rsinfo, int statement_no, const char *command, const RawStmt *raw,
+                 const char *query) {
+    Node *stmt = raw->stmt;
+    if (!is_judged_dml(stmt) || gd_max_rows_under_lock < 0)
+        return false;
+    const GdTextLock *lock = strong_lock_held();
+    if (lock == nullptr)
+        return false;
+
+    GdAction action{};
+    action.relid = lock->relid;
+    char *nsp = get_namespace_name(get_rel_namespace(lock->relid));
+    char *rel = get_rel_name(lock->relid);
+    if (nsp == nullptr || rel == nullptr) // dropped meanwhile
+        return false;
+    strlcpy(action.relation, quote_qualified_identifier(nsp, rel), sizeof action.relation);
+    action.lock = lock->mode;
+    action.effect = guarded_ddl::Effect::LockHold;
+    action.rule = guarded_ddl::RuleId::DmlUnderStrongLock;
+    GdDecision d = gd_decide(&action, false);
+    // Off for the table, or the guard off: the hook never looks at the rows.
+    if (d.verdict == guarded_ddl::Verdict::Allow && d.approval_id == 0)
+        return false;
+
+    const char *mode = GetLockmodeName(DEFAULT_LOCKMETHOD, lock->mode);
+    double rows = -1; // COPY FROM STDIN or PROGRAM: judged as exceeding, as the hook does
+    const char *unknown = nullptr;
+    if (IsA(stmt, CopyStmt)) {
+        auto *copy = castNode(CopyStmt, stmt);
+        if (copy->filename != nullptr && !copy->is_program &&
+            !copy_option_is(copy, "format", "binary")) {
+            // The hook counts a server file's lines, for a role that may
+            // read it (PostgreSQL refuses COPY to any other); explain()
+            // reads no file.
+            if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))
+                return false;
+            unknown = psprintf("explain() does not read server files: when it runs, the file's "
+                               "lines are counted against guarded_ddl.max_rows_under_lock (%d) "
+                               "while this transaction holds %s on large table \"%s\".",
+                               gd_max_rows_under_lock, mode, action.relation);
+        }
+    } else if (!estimate_rows(raw, query, &rows, &unknown)) {
+        unknown = psprintf("%s It runs while this transaction holds %s on large table \"%s\", "
+                           "under guarded_ddl.max_rows_under_lock (%d).",
+                           unknown, mode, action.relation, gd_max_rows_under_lock);
+    } else if (rows < 0 || rows <= gd_max_rows_under_lock) {
+        return false; // modifies nothing, or few enough rows
+    }
+
+    Datum values[N_COLUMNS] = {};
+    bool nulls[N_COLUMNS] = {};
+    values[COL_STATEMENT_NO] = Int32GetDatum(statement_no);
+    values[COL_COMMAND] = CStringGetTextDatum(command);
+    values[COL_RELATION] = CStringGetTextDatum(action.relation);
+    values[COL_LOCK_MODE] = CStringGetTextDatum(mode);
+    values[COL_EFFECT] = gd_text_datum(guarded_ddl::effect_name(action.effect));
+    nulls[COL_ROLLBACK] = true; // DML is not the guard's to class
+    values[COL_RULE] = gd_text_datum(guarded_ddl::rule(*action.rule).name);
+    values[COL_RELATION_SIZE] = Int64GetDatum(d.size.bytes);
+    if (unknown != nullptr) {
+        values[COL_VERDICT] = gd_text_datum("unknown");
+        values[COL_HINT] = CStringGetTextDatum(unknown);
+    } else {
+        values[COL_VERDICT] = gd_text_datum(guarded_ddl::verdict_name(d.verdict));
+        guarded_ddl::HeldLockContext held{mode, lock->taken_by, rows, gd_max_rows_under_lock};
+        GdReport r = gd_rule_report(*action.rule, &action, command, &d, &held);
+        values[COL_HINT] = CStringGetTextDatum(
+            psprintf("%s\n%s\n%s", r.message, r.detail ? r.detail : "", r.hint ? r.hint : ""));
+    }
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+    return true;
+}
+
 // A syntax error's position points into the explained text, not into the
 // query that called explain(): report it as an internal query, as SPI does.
 void explained_text_error_callback(void *arg) {
@@ -155,12 +481,14 @@ List *parse_explained_text(char *query) {
 
 // Explains each statement as it would run after the ones before it: the
 // text's state (transaction, locks, settings, what it created) carries on.
-void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state) {
+void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state,
+                        const char *query) {
     GdAction *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
     int statement_no = 0;
     ListCell *lc;
     foreach (lc, parsed) {
-        Node *stmt = castNode(RawStmt, lfirst(lc))->stmt;
+        auto *raw = castNode(RawStmt, lfirst(lc));
+        Node *stmt = raw->stmt;
         const char *command = GetCommandTagName(CreateCommandTag(stmt));
         statement_no++;
         bool skipped;
@@ -169,7 +497,9 @@ void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state)
         int n = skipped || is_plannable(stmt)
                     ? 0
                     : gd_statement_actions(stmt, actions, gd_max_actions, &outcome);
-        if (n == 0)
+        // DML after a strong lock the text took: rule dml_under_strong_lock.
+        bool judged = !skipped && explain_dml(rsinfo, statement_no, command, raw, query);
+        if (n == 0 && !judged)
             emit_statement(rsinfo, statement_no, command, stmt, note, outcome.unknown);
         guarded_ddl::Rollback floor = gd_statement_rollback_floor(stmt);
         for (int i = 0; i < n; i++)
@@ -177,7 +507,8 @@ void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state)
         if (outcome.refused)
             gd_text_state_fails(state);
         else if (!skipped)
-            gd_text_state_after(state, stmt, actions, n);
+            gd_text_state_after(state, stmt, actions, n,
+                                n > 0 ? statement_text(query, raw) : nullptr);
     }
     if (const char *open_block = gd_text_state_end(state))
         ereport(NOTICE, (errmsg("guarded_ddl.explain: the text ends inside a transaction block"),
@@ -204,7 +535,7 @@ extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
     GdTextState *state = gd_text_state_begin(single_transaction);
     gd_text_state = state;
     PG_TRY();
-    { explain_statements(rsinfo, parsed, state); }
+    { explain_statements(rsinfo, parsed, state, query); }
     PG_FINALLY();
     { gd_text_state = nullptr; }
     PG_END_TRY();

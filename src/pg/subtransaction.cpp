@@ -4,7 +4,7 @@ extern "C" {
 #include "utils/resowner.h"
 }
 
-ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg) {
+ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg, bool roll_back) {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
     ErrorData *volatile error = nullptr;
@@ -14,7 +14,10 @@ ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg) {
     PG_TRY();
     {
         fn(arg);
-        ReleaseCurrentSubTransaction();
+        if (roll_back)
+            RollbackAndReleaseCurrentSubTransaction();
+        else
+            ReleaseCurrentSubTransaction();
     }
     PG_CATCH();
     {

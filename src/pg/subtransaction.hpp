@@ -9,4 +9,7 @@
 // completed (the subtransaction is released and its locks move to the
 // caller's), or the error it raised, copied into the caller's memory context
 // after the subtransaction was rolled back and the error state flushed.
-ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg);
+// roll_back: the subtransaction is rolled back even when fn completes, so
+// that the locks it took and anything it did are gone again (fn passes its
+// results out through arg, in the caller's memory context).
+ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg, bool roll_back = false);

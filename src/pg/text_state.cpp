@@ -9,11 +9,6 @@ extern "C" {
 
 namespace {
 
-struct TextLock {
-    Oid relid;
-    LOCKMODE mode;
-};
-
 // Made by a statement of simulated transaction xact.
 struct TextEntry {
     int xact;
@@ -44,6 +39,13 @@ struct TextCheck : TextEntry {
     bool dropped;
 };
 
+// A savepoint of the open block: ROLLBACK TO it gives back the locks held
+// when it was set.
+struct TextSavepoint {
+    const char *name;
+    List *locks;
+};
+
 } // namespace
 
 struct GdTextState {
@@ -53,7 +55,8 @@ struct GdTextState {
     int xact;          // numbers the simulated transactions
     int session_level; // GUC nest level of the whole text
     int block_level;   // GUC nest level of the open transaction block
-    List *locks;       // TextLock: held by the open transaction
+    List *locks;       // GdTextLock: held by the open transaction
+    List *savepoints;  // TextSavepoint, innermost last
     List *names;       // TextName
     List *checks;      // TextCheck
     // SET LOCAL in the open block: names, and the values before it. A
@@ -96,6 +99,7 @@ void end_block(GdTextState *s, bool commit) {
     s->in_block = false;
     s->aborted = false;
     s->locks = NIL;
+    s->savepoints = NIL;
     if (commit)
         return;
     s->names = made_before(s->names, s->xact);
@@ -105,6 +109,45 @@ void end_block(GdTextState *s, bool commit) {
 bool setting_changes_verdicts(const char *name) {
     return pg_strcasecmp(name, "timezone") == 0 || pg_strcasecmp(name, "search_path") == 0 ||
            pg_strncasecmp(name, "guarded_ddl.", strlen("guarded_ddl.")) == 0;
+}
+
+// The innermost savepoint of the open block named so, or -1.
+int find_savepoint(const GdTextState *s, const char *name) {
+    for (int i = list_length(s->savepoints) - 1; i >= 0; i--)
+        if (strcmp(static_cast<TextSavepoint *>(list_nth(s->savepoints, i))->name, name) == 0)
+            return i;
+    return -1;
+}
+
+// SAVEPOINT, RELEASE and ROLLBACK TO as far as the locks go: ROLLBACK TO
+// releases the locks taken since the savepoint (and ends an aborted state,
+// as in PostgreSQL). The rest of what was done since, relations, columns,
+// constraints and settings, is taken as kept: explain() does not undo it.
+const char *savepoint(GdTextState *s, TransactionStmt *stmt) {
+    if (!s->in_block)
+        return "Outside a transaction block PostgreSQL refuses savepoint commands.";
+    const char *name = stmt->savepoint_name;
+    if (stmt->kind == TRANS_STMT_SAVEPOINT) {
+        auto *sp = static_cast<TextSavepoint *>(palloc(sizeof(TextSavepoint)));
+        *sp = TextSavepoint{pstrdup(name), list_copy(s->locks)};
+        s->savepoints = lappend(s->savepoints, sp);
+        return nullptr;
+    }
+    int i = find_savepoint(s, name);
+    if (i < 0) {
+        s->aborted = true;
+        return "There is no such savepoint: PostgreSQL refuses the statement, and the rest of the "
+               "transaction is skipped.";
+    }
+    if (stmt->kind == TRANS_STMT_RELEASE) {
+        s->savepoints = list_truncate(s->savepoints, i);
+        return nullptr;
+    }
+    s->locks = list_copy(static_cast<TextSavepoint *>(list_nth(s->savepoints, i))->locks);
+    s->savepoints = list_truncate(s->savepoints, i + 1);
+    s->aborted = false;
+    return "The locks taken since the savepoint are released; explain() takes what else was done "
+           "since (relations, columns, constraints, settings) as kept.";
 }
 
 const char *transaction_control(GdTextState *s, TransactionStmt *stmt) {
@@ -130,8 +173,10 @@ const char *transaction_control(GdTextState *s, TransactionStmt *stmt) {
             return "There is no transaction in progress: PostgreSQL warns and does nothing.";
         end_block(s, false);
         return nullptr;
+    case TRANS_STMT_SAVEPOINT:
+    case TRANS_STMT_RELEASE:
     case TRANS_STMT_ROLLBACK_TO:
-        return "explain() does not follow savepoints: what was done since is taken as kept.";
+        return savepoint(s, stmt);
     default:
         return nullptr;
     }
@@ -326,19 +371,20 @@ void remember_created(GdTextState *s, Node *stmt) {
     }
 }
 
-void hold(GdTextState *s, Oid relid, LOCKMODE mode) {
-    if (!OidIsValid(relid))
+// A new entry only when the mode is stronger than what the relation is held
+// in already: entries are never changed, so a savepoint's copy of the list
+// stays what was held then.
+void hold(GdTextState *s, Oid relid, LOCKMODE mode, const char *text) {
+    if (!OidIsValid(relid) || mode == NoLock)
         return;
     ListCell *lc;
     foreach (lc, s->locks) {
-        auto *l = static_cast<TextLock *>(lfirst(lc));
-        if (l->relid == relid) {
-            l->mode = Max(l->mode, mode);
+        auto *l = static_cast<GdTextLock *>(lfirst(lc));
+        if (l->relid == relid && l->mode >= mode)
             return;
-        }
     }
-    auto *l = static_cast<TextLock *>(palloc(sizeof(TextLock)));
-    *l = TextLock{relid, mode};
+    auto *l = static_cast<GdTextLock *>(palloc(sizeof(GdTextLock)));
+    *l = GdTextLock{relid, mode, text};
     s->locks = lappend(s->locks, l);
 }
 
@@ -355,7 +401,10 @@ GdTextState *gd_text_state_begin(bool single_transaction) {
 
 const char *gd_text_state_before(GdTextState *state, Node *stmt, bool *skipped) {
     *skipped = false;
-    if (IsA(stmt, TransactionStmt))
+    // In an aborted block only ROLLBACK TO, COMMIT and ROLLBACK run.
+    if (IsA(stmt, TransactionStmt) &&
+        !(state->aborted && (castNode(TransactionStmt, stmt)->kind == TRANS_STMT_SAVEPOINT ||
+                             castNode(TransactionStmt, stmt)->kind == TRANS_STMT_RELEASE)))
         return transaction_control(state, castNode(TransactionStmt, stmt));
     if (state->aborted) {
         *skipped = true;
@@ -371,13 +420,14 @@ void gd_text_state_fails(GdTextState *state) {
     state->aborted = state->in_block;
 }
 
-void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n) {
+void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n,
+                         const char *text) {
     remember_created(state, stmt);
     if (!state->in_block) // committed on its own: its locks are gone
         return;
     for (int i = 0; i < n; i++) {
-        hold(state, actions[i].relid, actions[i].lock);
-        hold(state, actions[i].index_relid, actions[i].index_lock);
+        hold(state, actions[i].relid, actions[i].lock, text);
+        hold(state, actions[i].index_relid, actions[i].index_lock, text);
     }
 }
 
@@ -404,11 +454,15 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
         return false;
     ListCell *lc;
     foreach (lc, gd_text_state->locks) {
-        auto *l = static_cast<TextLock *>(lfirst(lc));
+        auto *l = static_cast<GdTextLock *>(lfirst(lc));
         if (l->relid == relid && l->mode >= mode)
             return true;
     }
     return false;
+}
+
+List *gd_text_locks(void) {
+    return gd_text_state != nullptr ? gd_text_state->locks : NIL;
 }
 
 namespace {

@@ -29,7 +29,10 @@ const char *gd_text_state_before(GdTextState *state, Node *stmt, bool *skipped);
 void gd_text_state_fails(GdTextState *state);
 
 // The locks the statement's actions take, and what it creates or renames.
-void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n);
+// text: the statement as the hook's lock list would name it (redacted,
+// cut), for the locks it takes.
+void gd_text_state_after(GdTextState *state, Node *stmt, const GdAction *actions, int n,
+                         const char *text);
 
 // Puts the session's settings back. Returns a note when the text ends
 // inside a transaction block, or null.
@@ -42,6 +45,21 @@ bool gd_in_transaction_block(void);
 // Whether the transaction holds a lock on relid at least as strong as mode:
 // really, or through earlier statements of the text being explained.
 bool gd_transaction_holds(Oid relid, LOCKMODE mode);
+
+// A lock the text's open transaction holds through its earlier statements:
+// one entry each time a statement takes a relation's lock in a stronger mode
+// than before, in the order taken, as the hook's list of strong locks has
+// them. ROLLBACK and COMMIT release them all, ROLLBACK TO SAVEPOINT those
+// taken since the savepoint.
+struct GdTextLock {
+    Oid relid;
+    LOCKMODE mode;
+    const char *taken_by; // the statement that took it
+};
+
+// GdTextLock entries of the text being explained, oldest first; NIL outside
+// explain() or a transaction block.
+List *gd_text_locks(void);
 
 // Whether an earlier statement of the text creates, drops, renames or
 // changes the relation rv names (a partition attached or detached), or

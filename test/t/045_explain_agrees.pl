@@ -6,7 +6,8 @@
 # (rules, explain, observed_effects, preconditions), text-level pieces
 # (BEGIN/COMMIT/ROLLBACK, SET [LOCAL] TimeZone, search_path and
 # guarded_ddl.rules, a table the text creates, CHECKs it adds and
-# validates) and statements PostgreSQL refuses. Every table is large and
+# validates) and statements PostgreSQL refuses; then a few fixed texts with
+# DML under a strong lock the text takes (rule dml_under_strong_lock). Every table is large and
 # guarded_ddl.mode is warn, so every rule that would block a statement
 # shows as a WARNING (SQLSTATE GD001, "guarded_ddl: rule <name>: ...") and
 # the text runs on.
@@ -324,10 +325,38 @@ if ($ENV{AGREE_TEXTS_FILE})
     $n_texts = @given;
 }
 
+# DML under a strong lock the text takes (rule dml_under_strong_lock; the
+# tables have 20 rows, so the texts lower the limit). Fixed texts after the
+# generated ones, which they leave as they were: a DROP in a generated text
+# would meet the guard's own bookkeeping DML (forget_tables), which the hook
+# judges too, and at a limit this low it fires.
+my @dml_texts = (
+    # the backfill of a column just added: explain() estimates it without
+    # the column; a small batch passes
+    [ 'SET guarded_ddl.max_rows_under_lock = 5;', 'BEGIN;', 'ALTER TABLE t ADD COLUMN bf int;',
+        'UPDATE t SET bf = id WHERE id <= 2;', 'UPDATE t SET bf = id;', 'COMMIT;' ],
+    [ 'SET guarded_ddl.max_rows_under_lock = 5;', 'ALTER TABLE t ADD COLUMN bf int;',
+        'UPDATE t SET bf = id;' ],
+    # LOCK TABLE; SHARE is not strong enough; a lock rolled back to a
+    # savepoint is released
+    [ 'SET guarded_ddl.max_rows_under_lock = 5;', 'BEGIN;', 'LOCK TABLE child IN SHARE MODE;',
+        'DELETE FROM child WHERE id > 0;', 'LOCK TABLE child IN SHARE ROW EXCLUSIVE MODE;',
+        'DELETE FROM child WHERE id > 0;', 'INSERT INTO parent SELECT g FROM generate_series(100, 120) g;',
+        'ROLLBACK;' ],
+    [ 'SET guarded_ddl.max_rows_under_lock = 5;', 'BEGIN;', 'SAVEPOINT s;',
+        'LOCK TABLE t IN ACCESS EXCLUSIVE MODE;', 'ROLLBACK TO SAVEPOINT s;', 'UPDATE t SET a = a;',
+        'LOCK TABLE t IN ACCESS EXCLUSIVE MODE;', 'UPDATE t SET a = a;', 'COMMIT;' ],
+    # a table the text creates is never large
+    [ 'SET guarded_ddl.max_rows_under_lock = 5;', 'BEGIN;', 'CREATE TABLE fresh (id int, x text);',
+        'LOCK TABLE fresh IN ACCESS EXCLUSIVE MODE;', 'INSERT INTO fresh SELECT id, v FROM t;', 'COMMIT;' ],
+);
+
 my @texts;
-for my $i (1 .. $n_texts)
+for my $i (1 .. $n_texts + (@given ? 0 : scalar @dml_texts))
 {
-    my $t = @given ? $given[ $i - 1 ] : generate();
+    my $t = @given ? $given[ $i - 1 ]
+      : $i <= $n_texts ? generate()
+      : { stmts => $dml_texts[ $i - $n_texts - 1 ], conc => 0 };
     $t->{id} = $i;
     $t->{txctl} = grep { /^(BEGIN|COMMIT|ROLLBACK);$/ } @{ $t->{stmts} };
     push @texts, $t;
