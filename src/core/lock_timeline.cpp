@@ -578,7 +578,10 @@ std::string render_lock_timeline(const TimelineInput &input) {
                      xml_escape(title));
             // The wait segment, then the hold.
             std::int64_t grant = l.granted_us ? clamp(*l.granted_us) : p.end;
-            if (wait_end > l.wait_start_us && grant > p.start) {
+            // A wait of a few microseconds (the usual uncontended grant) is
+            // not drawn unless it is visible at this scale.
+            if (grant > p.start &&
+                (wait_end - l.wait_start_us >= ms_us || x_of(grant) - p.x0 >= 1)) {
                 double wx1 = std::max(x_of(grant), p.x0 + 1);
                 body.add("<rect class=\"wait\" x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" "
                          "height=\"{:.1f}\" fill=\"url(#gd-wait-{})\" stroke=\"{}\" "
