@@ -44,7 +44,8 @@ std::size_t decode_utf8(std::string_view s, std::size_t i, char32_t &cp) {
     if (b < 0x80) {
         cp = b;
         return 1;
-    } else if (b >= 0xC2 && b <= 0xDF) {
+    }
+    if (b >= 0xC2 && b <= 0xDF) {
         len = 2;
         cp = b & 0x1F;
     } else if (b >= 0xE0 && b <= 0xEF) {

@@ -95,7 +95,7 @@ TEST(XmlEscape, DropsControlCharactersKeepsTabAndNewline) {
     EXPECT_EQ(xml_escape(std::string("a\x01"
                                      "b\x1b"
                                      "c\td\ne\rf\x7f",
-                                     13)),
+                                     12)),
               "abc\td\nef\x7f");
     EXPECT_EQ(xml_escape(std::string("x\0y", 3)), "xy");
 }
@@ -276,7 +276,7 @@ TEST(LockTimeline, EveryTextIsEscaped) {
     TimelineInput in = window();
     TimelineLock l =
         lock("public.\"<b>&\"", "AccessExclusiveLock", t0 + 1 * s, t0 + 2 * s, t0 + 3 * s);
-    l.statement = std::string("ALTER TABLE t ADD COLUMN \"<b>&\"\"'\" int -- \x01\x02", 45);
+    l.statement = "ALTER TABLE t ADD COLUMN \"<b>&\"\"'\" int -- \x01\x02";
     l.executing_role = "r<o>le";
     l.mode = "Weird<Mode>";
     in.locks.push_back(l);
