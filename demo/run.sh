@@ -22,9 +22,17 @@ gd_log "loading the demo schema (users, orders)"
 gd_psql -q -d postgres -v ON_ERROR_STOP=1 -f "$GD_WORK/demo/schema.sql"
 
 gd_log "walking through the migration"
+since=$(gd_psql -d postgres -XAtq -c 'SELECT now()')
 # PGHOST/PGPORT let the walkthrough start its own blocking sessions with \!.
 gd_as_user env PGHOST="$GD_SOCKET" PGPORT="$GD_PORT" PGUSER=postgres PGDATABASE=postgres \
     psql -X --echo-queries -v ON_ERROR_STOP=0 -f "$GD_WORK/demo/walkthrough.sql" 2>&1
+
+# The walkthrough's locks, waits and blocked statements as a picture (SVG,
+# open it in a browser); kept after the sandbox is gone.
+timeline=${GD_TIMELINE:-/tmp/guarded_ddl_demo_timeline.svg}
+gd_psql -d postgres -XAtq -c 'SELECT guarded_ddl.flush()' >/dev/null
+gd_psql -d postgres -XAtq -c "SELECT guarded_ddl.lock_timeline('$since')" >"$timeline"
+gd_log "lock timeline of the walkthrough: $timeline"
 
 gd_log "the same migration through sqitch and node-pg-migrate (examples/)"
 gd_as_user env PGHOST="$GD_SOCKET" PGPORT="$GD_PORT" PGUSER=postgres bash "$GD_WORK/demo/tools.sh"

@@ -415,6 +415,17 @@ SELECT l.*,
   FROM guarded_ddl.ddl_log AS l;
 COMMENT ON VIEW guarded_ddl.ddl_history IS 'ddl_log with the fate of each statement''s transaction: committed, aborted or in progress';
 
+-- The locks of a time window as a self-contained SVG document (no scripts,
+-- no external references): a lane per relation, each lock's wait and hold,
+-- coloured by mode, blocked, failed and capped statements marked. SECURITY
+-- INVOKER: whoever may read ddl_log and lock_log may call it.
+CREATE FUNCTION guarded_ddl.lock_timeline(since timestamptz, until timestamptz DEFAULT pg_catalog.now())
+    RETURNS text
+    LANGUAGE C STABLE STRICT
+    AS 'MODULE_PATHNAME', 'gd_lock_timeline';
+COMMENT ON FUNCTION guarded_ddl.lock_timeline(timestamptz, timestamptz) IS
+    'SVG timeline of the locks guarded statements waited for and held between since and until (at most the newest 2000 lock rows), with blocked, failed and capped statements marked';
+
 CREATE FUNCTION guarded_ddl.purge(older_than interval) RETURNS bigint
     LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp

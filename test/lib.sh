@@ -16,7 +16,10 @@ gd_die() { printf 'error: %s\n' "$*" >&2; exit 2; }
 gd_install_deps() {
     local pkgs=(make g++ cmake pkg-config libfmt-dev libgtest-dev perl libipc-run-perl
         "postgresql-$GD_PG_VERSION" "postgresql-server-dev-$GD_PG_VERSION"
-        "postgresql-$GD_PG_VERSION-pgaudit" "$@")
+        "postgresql-$GD_PG_VERSION-pgaudit"
+        # test/t/050_lock_timeline.pl: xmllint checks the SVG, headless
+        # Chromium renders it (large: installed once, when missing).
+        libxml2-utils chromium fonts-dejavu-core "$@")
     local missing=() p
     for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
