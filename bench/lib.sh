@@ -55,14 +55,41 @@ gd_bench_start_server() { # gd_bench_start_server NAME  (GD_PRELOAD as for gd_st
 # Unix-socket session left, so that a CPU reading after a client run counts
 # its backends' exit.
 gd_wait_no_clients() { # gd_wait_no_clients PGDATA
-    local pm i
+    local pm i p titles
     pm=$(head -1 "$1/postmaster.pid")
     for i in $(seq 200); do
-        { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
-            awk -v pm="$pm" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == pm) print pid }' |
-            while read -r p; do tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo; done |
-            grep -q '\[local\]' || return 0
+        titles=$(for p in $(gd_children_ticks "$pm" | cut -d' ' -f1); do
+            { tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null || true
+            echo
+        done)
+        [[ $titles == *"[local]"* ]] || return 0
         sleep 0.05
     done
     gd_log "gd_wait_no_clients: client backends still there after 10 s"
+}
+
+# Instructions (callgrind's total Ir) of one session's backend, from its
+# start-up to its exit, while it runs SQL_FILE through psql against the
+# stopped cluster PGDATA, started for this under callgrind
+# (--toggle-collect=PostgresMain: the other processes count nothing) and
+# stopped again. The method of bench/ddl_cost.sh's session runs. The
+# backend's callgrind file is left in PGDATA.session.cg.
+gd_session_ir() { # gd_session_ir PGDATA SQL_FILE
+    local data=$1 port pid out=$1.callgrind
+    rm -f "$out".*
+    port=$(sed -n 's/^port = \([0-9]*\)$/\1/p' "$data/postgresql.conf" | tail -1)
+    gd_as_user valgrind --tool=callgrind --callgrind-out-file="$out.%p" --toggle-collect=PostgresMain \
+        postgres -D "$data" >"$data/callgrind-server.log" 2>&1 &
+    local vg=$! i
+    for i in $(seq 240); do gd_as_user pg_isready -q -h "$GD_SOCKET" -p "$port" && break; sleep 0.5; done
+    gd_as_user psql -X -q -At -v ON_ERROR_STOP=1 -h "$GD_SOCKET" -p "$port" -U postgres -d postgres \
+        -c 'SELECT pg_backend_pid()' -f "$2" >"$data/callgrind-psql.out" 2>"$data/callgrind-psql.log" ||
+        gd_die "the session failed (see $data/callgrind-psql.log)"
+    pid=$(head -1 "$data/callgrind-psql.out")
+    gd_as_user pg_ctl -D "$data" -m fast -w -t 300 stop >/dev/null
+    wait "$vg" || true
+    [ -f "$out.$pid" ] || gd_die "no callgrind output for backend $pid"
+    mv "$out.$pid" "$data.session.cg" # kept for callgrind_annotate
+    rm -f "$out".*
+    sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$data.session.cg"
 }
