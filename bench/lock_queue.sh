@@ -115,7 +115,7 @@ psql_on "$GUARDED_PORT" -v ON_ERROR_STOP=1 -c "CREATE EXTENSION guarded_ddl" -c 
     -c "VACUUM ANALYZE bench_reads" >/dev/null
 GUARD_SETTINGS=$(psql_on "$GUARDED_PORT" -At -F' ' -c "
     SELECT string_agg(name || '=' || setting || coalesce(unit, ''), ' ' ORDER BY name)
-    FROM pg_settings WHERE name ~ '^guarded_ddl\.(lock_|mode)'")
+    FROM pg_settings WHERE name ~ '^guarded_ddl\.(lock_|mode|max_lock_hold)'")
 GUARD_TIMEOUT_MS=$(psql_on "$GUARDED_PORT" -At -c "SELECT setting FROM pg_settings WHERE name = 'guarded_ddl.lock_timeout'")
 GUARD_BUDGET_MS=$(psql_on "$GUARDED_PORT" -At -c "SELECT setting FROM pg_settings WHERE name = 'guarded_ddl.lock_budget'")
 MAX_TARGET_MS=$((GUARD_TIMEOUT_MS + 25))
@@ -479,9 +479,15 @@ Machine:    $(nproc) CPUs, $(uname -sr), $("$GD_BIN/postgres" --version)
 Servers:    two throwaway clusters from the same sandbox binaries, Unix sockets only, fsync=off;
             vanilla: nothing preloaded; guarded: shared_preload_libraries=guarded_ddl + CREATE EXTENSION
 Guard:      $GUARD_SETTINGS
+EOF
+if has_scenario A || has_scenario B; then
+    cat <<EOF
             (all defaults; the default lock_budget of $((GUARD_BUDGET_MS / 1000)) s and 30 retries already
             outlast the 15 s blocker, so nothing was raised)
 Retry loop: vanilla, new psql per try: SET lock_timeout='${RETRY_TIMEOUT_MS}ms'; ALTER ...; sleep ${RETRY_SLEEP}s on failure
+EOF
+fi
+cat <<EOF
 Table:      bench_reads, $ROWS rows, int primary key; reads: SELECT v FROM bench_reads WHERE id = <random>
 DDL:        ALTER TABLE bench_reads ADD COLUMN <new> int   (needs ACCESS EXCLUSIVE)
 EOF
@@ -570,7 +576,7 @@ cat <<EOF
 
 Details (window length ms, reads pgbench processed in the whole run, window start s after pgbench start):
 EOF
-awk '{ printf "  %s %-9s window %6s ms   reads in run %7s   window from t0+%s ms\n", $1, $2, $11, $12, $13 }' "$RESULTS"
+awk '{ printf "  %s %-14s window %6s ms   reads in run %7s   window from t0+%s ms\n", $1, $2, $11, $12, $13 }' "$RESULTS"
 if [ -s "$NOTES" ]; then
     echo
     echo "Notes:"

@@ -29,7 +29,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SCALE=${SCALE:-10}
 CLIENTS=${CLIENTS:-4}
-ROUNDS=${ROUNDS:-12}
+ROUNDS=${ROUNDS:-20}
 SECONDS_PER_ROUND=${SECONDS_PER_ROUND:-10}
 SERVERS=(vanilla guarded vanilla2)
 N=${N:-1000} # TPC-B transactions per callgrind session; 0 skips the callgrind part
