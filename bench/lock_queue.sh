@@ -20,7 +20,10 @@
 #   ADD COLUMN) and then keeps its transaction 8 s, either running a
 #   statement (pg_sleep) or idle in transaction (psql's \! sleep). On the
 #   guarded server with guarded_ddl.max_lock_hold = 2s (set for this
-#   scenario only) the cap ends it; on vanilla nothing does.
+#   scenario only) the cap ends it; on vanilla nothing does. A third pair
+#   (queued) makes the ALTER wait first: a session holding ACCESS SHARE 3 s
+#   starts 1 s before the migration, so readers also queue behind the
+#   ALTER's own (bounded) lock attempts before its hold starts.
 #
 # Reads are measured from pgbench's per-transaction logs, restricted to the
 # "blocked window": from the DDL's start to 1 s after the blocker ended
@@ -59,8 +62,9 @@ read -ra STRATEGIES <<<"${LQ_STRATEGIES:-baseline vanilla retry guarded waitref}
 # Scenario C: name rate clients warmup_s hold_s tail_s; the migration starts
 # at t0+warmup and means to keep its transaction hold_s.
 SCENARIO_C=(C 400 4 2 8 5)
-CAP_S=2 # guarded_ddl.max_lock_hold on the guarded server during scenario C
-C_CASES=(baseline vanilla_active vanilla_idle capped_active capped_idle)
+CAP_S=2           # guarded_ddl.max_lock_hold on the guarded server during scenario C
+QUEUE_BLOCKER_S=3 # the *_queued cases: ACCESS SHARE held this long, from 1 s before the migration
+C_CASES=(baseline vanilla_active vanilla_idle vanilla_queued capped_active capped_idle capped_queued)
 
 now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 sleep_until() { # sleep_until EPOCH_US
@@ -369,6 +373,7 @@ run_cap_case() { # run_cap_case CASE
     local port=$VANILLA_PORT dir="$RUNS/$name-$case" column="c_${name}_$case" kind=${case#*_}
     [[ $case == capped_* ]] && port=$GUARDED_PORT
     local duration=$((warmup + hold + tail))
+    [ "$kind" = queued ] && duration=$((duration + QUEUE_BLOCKER_S))
     gd_as_user mkdir -p "$dir"
     gd_log "scenario $name, $case: pgbench -R $rate -c $clients for ${duration}s"
     local before=0
@@ -382,10 +387,18 @@ run_cap_case() { # run_cap_case CASE
         -l --log-prefix="$dir/reads" postgres >"$dir/pgbench.out" 2>&1 &
     pgbench_pid=$!
     BG_PIDS+=("$pgbench_pid")
+    local blocker_pid='' start=$((t0 + warmup * 1000000))
+    if [ "$kind" = queued ]; then
+        sleep_until $((start - 1000000))
+        blocker "$port" "$QUEUE_BLOCKER_S" "$dir/blocker.out" &
+        blocker_pid=$!
+        BG_PIDS+=("$blocker_pid")
+    fi
     [ "$case" = baseline ] || {
-        sleep_until $((t0 + warmup * 1000000))
+        sleep_until "$start"
         migration "$port" "$column" "$hold" "$kind" "$dir/migration.out" || true
     }
+    [ -z "$blocker_pid" ] || wait "$blocker_pid" || gd_die "the blocker failed: $(cat "$dir/blocker.out")"
     wait "$pgbench_pid" || gd_die "pgbench failed: $(tail -5 "$dir/pgbench.out")"
 
     local from to dstart locked end held="-" ended="-"
@@ -399,6 +412,7 @@ run_cap_case() { # run_cap_case CASE
         from=$dstart
     fi
     to=$((from + (hold + 1) * 1000000))
+    [ "$kind" = queued ] && to=$((to + QUEUE_BLOCKER_S * 1000000))
     if [[ $case == vanilla_* ]]; then
         [ -n "$end" ] || gd_die "the vanilla migration failed: $(cat "$dir/migration.out")"
         held=$(ms $((end - locked)))
@@ -408,7 +422,7 @@ run_cap_case() { # run_cap_case CASE
         held=$(psql_on "$port" -At -c "
             SELECT round(l.held_ms)::bigint FROM guarded_ddl.lock_log l JOIN guarded_ddl.ddl_log d ON d.id = l.ddl_id
             WHERE d.id > $before AND d.statement LIKE '%ADD COLUMN $column%' AND l.relation LIKE '%bench_reads'
-              AND l.lock_mode = 'AccessExclusiveLock' ORDER BY l.id LIMIT 1")
+              AND l.lock_mode = 'AccessExclusiveLock' AND l.granted ORDER BY l.id LIMIT 1")
         [ -n "$held" ] || held="?"
         ended=$(psql_on "$port" -At -c "
             SELECT CASE WHEN error_message LIKE '%terminating%' THEN 'cap:terminated'
@@ -421,6 +435,9 @@ run_cap_case() { # run_cap_case CASE
                 WHERE id > $before AND command = 'LOCK HOLD CAP' ORDER BY id LIMIT 1" >>"$NOTES"
         fi
         grep -m1 -E 'ERROR|FATAL|terminat|lost' "$dir/migration.out" | sed "s/^/$case client saw: /" >>"$NOTES" || true
+        psql_on "$port" -At -c "SELECT '$case: the ALTER waited ' || round(lock_wait_ms) || ' ms for its lock, '
+                || lock_attempts || ' attempt(s)' FROM guarded_ddl.ddl_log
+            WHERE id > $before AND statement LIKE '%ADD COLUMN $column%' ORDER BY id LIMIT 1" >>"$NOTES"
     fi
     local stats total
     stats=$(window_stats "$dir/reads" "$from" "$to" "$CAP_BOUND_MS")
@@ -543,6 +560,9 @@ at t0+${SCENARIO_C[3]} s a migration runs, meaning to keep its transaction ${SCE
     BEGIN; ALTER TABLE bench_reads ADD COLUMN <new> int;      -- ACCESS EXCLUSIVE, taken through the guard
     active: SELECT pg_sleep(${SCENARIO_C[4]});   idle: psql \\! sleep ${SCENARIO_C[4]} (idle in transaction)
     COMMIT;
+queued:  as active, and a blocker (BEGIN; SELECT ... LIMIT 1; pg_sleep(${QUEUE_BLOCKER_S}); COMMIT, ACCESS SHARE) starts 1 s
+         before the migration, so the ALTER waits about $((QUEUE_BLOCKER_S - 1)) s for its lock first (vanilla: queued, readers
+         behind it; guarded: the lock guard's bounded attempts) and the window is ${QUEUE_BLOCKER_S} s longer.
 Guarded server for this scenario: ALTER SYSTEM SET guarded_ddl.max_lock_hold = '${CAP_S}s' (SHOW: ${CAP_SETTING:-?}),
     everything else at its default (guarded_ddl.lock_timeout ${GUARD_TIMEOUT_MS} ms); reset afterwards.
 Vanilla rows: the same migration on the vanilla server, no cap (nothing ends the transaction early).
@@ -552,7 +572,7 @@ Window:  reads overlapping [migration start, migration start + ${SCENARIO_C[4]} 
 "ended by": cap:cancelled / cap:terminated from the cap's ddl_log row (command 'LOCK HOLD CAP'), else commit.
 ">${CAP_BOUND_MS}ms": reads slower than the bound cap + guarded_ddl.lock_timeout + 25 ms.
 EOF
-    printf '%-36s %6s %7s %8s %8s %8s %9s %15s\n' case reads "p50 ms" "p99 ms" "max ms" ">${CAP_BOUND_MS}ms" \
+    printf '%-40s %6s %7s %8s %8s %8s %9s %15s\n' case reads "p50 ms" "p99 ms" "max ms" ">${CAP_BOUND_MS}ms" \
         "held ms" "ended by"
     for c in "${C_CASES[@]}"; do
         read -r _ _ n p50 p99 max over _ held ended _ < <(row C "$c") || true
@@ -560,14 +580,16 @@ EOF
         baseline) l="no migration (baseline)" ;;
         vanilla_active) l="vanilla, running pg_sleep" ;;
         vanilla_idle) l="vanilla, idle in transaction" ;;
+        vanilla_queued) l="vanilla, queued ${QUEUE_BLOCKER_S}s blocker, pg_sleep" ;;
+        capped_queued) l="guarded, cap ${CAP_S}s, queued, pg_sleep" ;;
         capped_active) l="guarded, cap ${CAP_S}s, running pg_sleep" ;;
         capped_idle) l="guarded, cap ${CAP_S}s, idle in transaction" ;;
         esac
-        printf '%-36s %6s %7s %8s %8s %8s %9s %15s\n' "$l" "$n" "$p50" "$p99" "$max" "$over" "$held" "$ended"
+        printf '%-40s %6s %7s %8s %8s %8s %9s %15s\n' "$l" "$n" "$p50" "$p99" "$max" "$over" "$held" "$ended"
     done
     echo
     echo "Target (issue 13; reported, not asserted): worst reader wait <= cap + guarded_ddl.lock_timeout + 25 ms"
-    for c in capped_active capped_idle; do
+    for c in capped_active capped_idle capped_queued; do
         read -r _ _ _ _ _ max _ < <(row C "$c") || true
         target "$c: read max <= ${CAP_S}000 + ${GUARD_TIMEOUT_MS} + 25 ms" "$max" "$CAP_BOUND_MS"
     done
