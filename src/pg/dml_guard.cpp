@@ -101,16 +101,6 @@ void judge(PlannedStmt *pstmt, const char *source, double rows) {
     gd_ereport(block ? ERROR : WARNING, GD_ERRCODE_BLOCKED, report);
 }
 
-bool copy_option_is(const CopyStmt *copy, const char *option, const char *value) {
-    ListCell *lc;
-    foreach (lc, copy->options) {
-        auto *def = lfirst_node(DefElem, lc);
-        if (strcmp(def->defname, option) == 0)
-            return pg_strcasecmp(defGetString(def), value) == 0;
-    }
-    return false;
-}
-
 // What a server file COPY is about to read would load: its lines, counted
 // until past the limit.
 enum class FileRows { Counted, Uncountable, Unreadable };
@@ -174,6 +164,18 @@ double gd_planned_dml_rows(const PlannedStmt *pstmt) {
     return rows;
 }
 
+bool gd_copy_reads_text_file(const CopyStmt *copy) {
+    if (copy->filename == nullptr || copy->is_program)
+        return false;
+    ListCell *lc;
+    foreach (lc, copy->options) {
+        auto *def = lfirst_node(DefElem, lc);
+        if (strcmp(def->defname, "format") == 0)
+            return pg_strcasecmp(defGetString(def), "binary") != 0;
+    }
+    return true;
+}
+
 void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string) {
     auto *copy = castNode(CopyStmt, pstmt->utilityStmt);
     if (!copy->is_from)
@@ -182,8 +184,7 @@ void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string) {
         gd_held_strong_lock(ShareRowExclusiveLock) == nullptr)
         return;
     double rows = -1; // STDIN and PROGRAM: nobody knows beforehand
-    if (copy->filename != nullptr && !copy->is_program &&
-        !copy_option_is(copy, "format", "binary")) {
+    if (gd_copy_reads_text_file(copy)) {
         // Only a role COPY itself lets read the file may learn anything
         // about it, here its line count in the message.
         if (!has_privs_of_role(GetUserId(), ROLE_PG_READ_SERVER_FILES))

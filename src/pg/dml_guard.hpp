@@ -12,6 +12,10 @@
 // For COPY FROM, from the ProcessUtility hook, while gd_strong_locks_held.
 void gd_judge_copy_from(PlannedStmt *pstmt, const char *query_string);
 
+// COPY names a server file in text or CSV format: one whose lines can be
+// counted beforehand (STDIN, a program or binary data cannot).
+bool gd_copy_reads_text_file(const CopyStmt *copy);
+
 // The rows a plan's INSERT, UPDATE, DELETE or MERGE would touch, as the
 // planner estimates them (the largest, with data-modifying WITH parts); -1
 // for a plan that modifies nothing.

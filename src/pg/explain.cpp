@@ -241,21 +241,6 @@ const RangeVar *dml_target(Node *stmt) {
     }
 }
 
-// As statement_actions.cpp: errors about the session or the server, not
-// about the statement, are never swallowed.
-bool must_propagate(int sqlerrcode) {
-    switch (ERRCODE_TO_CATEGORY(sqlerrcode)) {
-    case ERRCODE_INSUFFICIENT_RESOURCES:
-    case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
-    case ERRCODE_OPERATOR_INTERVENTION:
-    case ERRCODE_SYSTEM_ERROR:
-    case ERRCODE_TRANSACTION_ROLLBACK:
-        return true;
-    default:
-        return false;
-    }
-}
-
 struct Planning {
     RawStmt *raw;      // a copy: parse analysis may scribble on it
     const char *query; // the explained text, which raw's location points into
@@ -292,7 +277,7 @@ ErrorData *plan_in_subtransaction(Planning *p) {
         LockTimeout = timeout_ms;
     ErrorData *error = gd_try_in_subtransaction(plan_statement, p, true);
     LockTimeout = saved;
-    if (error != nullptr && must_propagate(error->sqlerrcode))
+    if (error != nullptr && gd_error_must_propagate(error->sqlerrcode))
         ReThrowError(error);
     return error;
 }
@@ -371,16 +356,6 @@ bool estimate_rows(const RawStmt *raw, const char *query, double *rows, const ch
     return false;
 }
 
-bool copy_option_is(const CopyStmt *copy, const char *option, const char *value) {
-    ListCell *lc;
-    foreach (lc, copy->options) {
-        auto *def = lfirst_node(DefElem, lc);
-        if (strcmp(def->defname, option) == 0)
-            return pg_strcasecmp(defGetString(def), value) == 0;
-    }
-    return false;
-}
-
 // The DML statement's row for rule dml_under_strong_lock on the relation the
 // text's transaction holds strongly, when the hook would judge it: on top
 // of the usual columns, the lock_mode is the one held, and the hint the
@@ -416,8 +391,7 @@ bool explain_dml(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     const char *unknown = nullptr;
     if (IsA(stmt, CopyStmt)) {
         auto *copy = castNode(CopyStmt, stmt);
-        if (copy->filename != nullptr && !copy->is_program &&
-            !copy_option_is(copy, "format", "binary")) {
+        if (gd_copy_reads_text_file(copy)) {
             // The hook counts a server file's lines, for a role that may
             // read it (PostgreSQL refuses COPY to any other); explain()
             // reads no file.

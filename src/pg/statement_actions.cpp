@@ -434,21 +434,6 @@ bool analysis_may_fail(Node *stmt) {
     return false;
 }
 
-// Errors that say something about the session or the server rather than
-// about the statement: never swallowed.
-bool must_propagate(int sqlerrcode) {
-    switch (ERRCODE_TO_CATEGORY(sqlerrcode)) {
-    case ERRCODE_INSUFFICIENT_RESOURCES:
-    case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
-    case ERRCODE_OPERATOR_INTERVENTION:
-    case ERRCODE_SYSTEM_ERROR:
-    case ERRCODE_TRANSACTION_ROLLBACK:
-        return true;
-    default:
-        return false;
-    }
-}
-
 } // namespace
 
 int gd_statement_actions(Node *stmt, GdAction *out, int max, GdAnalysisOutcome *outcome) {
@@ -468,7 +453,7 @@ int gd_statement_actions(Node *stmt, GdAction *out, int max, GdAnalysisOutcome *
     if (!analysis_may_fail(stmt)) {
         analyse(&analysis);
     } else if (ErrorData *error = gd_try_in_subtransaction(analyse, &analysis)) {
-        if (must_propagate(error->sqlerrcode))
+        if (gd_error_must_propagate(error->sqlerrcode))
             ReThrowError(error);
         elog(DEBUG1, "guarded_ddl: stepping aside, the statement fails: %s", error->message);
         FreeErrorData(error);

@@ -31,3 +31,16 @@ ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg, bool roll_bac
     CurrentResourceOwner = caller_owner;
     return error;
 }
+
+bool gd_error_must_propagate(int sqlerrcode) {
+    switch (ERRCODE_TO_CATEGORY(sqlerrcode)) {
+    case ERRCODE_INSUFFICIENT_RESOURCES:
+    case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+    case ERRCODE_OPERATOR_INTERVENTION:
+    case ERRCODE_SYSTEM_ERROR:
+    case ERRCODE_TRANSACTION_ROLLBACK:
+        return true;
+    default:
+        return false;
+    }
+}

@@ -13,3 +13,8 @@
 // that the locks it took and anything it did are gone again (fn passes its
 // results out through arg, in the caller's memory context).
 ErrorData *gd_try_in_subtransaction(void (*fn)(void *), void *arg, bool roll_back = false);
+
+// Errors that say something about the session or the server rather than
+// about what was tried (out of memory, a cancel, a serialization failure):
+// never swallowed by a caller that steps aside on an error.
+bool gd_error_must_propagate(int sqlerrcode);
