@@ -24,6 +24,11 @@ namespace {
 // of that error is rewritten on its way out (emit_log_hook) and into the
 // audit log (gd_cap_describe). fired says the cancel is the cap's.
 TimeoutId cap_timeout = MAX_TIMEOUTS;
+// A second timer with the same handler, a second after the cap: a cancel
+// can be lost (it fires after the statement's last interrupt check, just as
+// the session goes idle), and then this one terminates the session.
+TimeoutId backstop_timeout = MAX_TIMEOUTS;
+constexpr int backstop_ms = 1000;
 constexpr int cap_grace_ms = 100;
 volatile sig_atomic_t fired = 0;
 bool armed = false;
@@ -117,8 +122,10 @@ void cap_emit_log(ErrorData *edata) {
 }
 
 void disarm(void) {
-    if (armed)
-        disable_timeout(cap_timeout, false);
+    if (armed) {
+        DisableTimeoutParams both[2] = {{cap_timeout, false}, {backstop_timeout, false}};
+        disable_timeouts(both, 2);
+    }
     armed = false;
 }
 
@@ -130,18 +137,23 @@ void gd_cap_rearm(void) {
         disarm();
         return;
     }
-    if (cap_timeout == MAX_TIMEOUTS)
+    if (cap_timeout == MAX_TIMEOUTS) {
         cap_timeout = RegisterTimeout(USER_TIMEOUT, on_cap_timeout);
+        backstop_timeout = RegisterTimeout(USER_TIMEOUT, on_cap_timeout);
+    }
     if (!session_filled)
         gd_audit_fill_session(&cap_entry);
     session_filled = true;
-    enable_timeout_at(cap_timeout, deadline);
+    EnableTimeoutParams both[2] = {
+        {cap_timeout, TMPARAM_AT, 0, deadline},
+        {backstop_timeout, TMPARAM_AT, 0, TimestampTzPlusMilliseconds(deadline, backstop_ms)}};
+    enable_timeouts(both, 2);
     armed = true;
 }
 
 void gd_cap_subtransaction_aborted(void) {
     // Error recovery disabled every timer before the abort got here.
-    armed = armed && get_timeout_active(cap_timeout);
+    armed = armed && (get_timeout_active(cap_timeout) || get_timeout_active(backstop_timeout));
     if (fired && gd_next_cap_deadline() != 0) {
         // The cap's cancel is on its way out through this subtransaction.
         // If something catches it (an exception block, a client's
