@@ -11,7 +11,9 @@
 
 extern "C" {
 #include "access/relation.h"
+#include "access/xact.h"
 #include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "storage/lock.h"
 #include "utils/rel.h"
 }
@@ -48,16 +50,30 @@ void record_rule(guarded_ddl::StatementRecord *record, std::string_view name) {
                 Min(name.size() + 1, sizeof record->rules[0]));
 }
 
-} // namespace
-
-namespace {
-
 bool large_by(Oid relid, const GdRelationSize &size, std::optional<bool> policy_large) {
     bool big = policy_large
                    ? *policy_large
                    : exceeds(static_cast<double>(size.bytes) / 1024.0, gd_large_table_size_kb) ||
                          (size.rows >= 0 && exceeds(size.rows, gd_large_table_rows));
     return big && !gd_is_temp_relation(relid) && !created_in_this_transaction(relid);
+}
+
+// The last judgement, for the transaction guard's look at the same relation
+// right after the rules' (sizing reads every fork's file).
+struct LastJudged {
+    LocalTransactionId lxid;
+    CommandId command;
+    Oid relid;
+    bool large;
+};
+LastJudged last_judged{InvalidLocalTransactionId, InvalidCommandId, InvalidOid, false};
+
+bool judged_in_this_command(Oid relid, bool *large) {
+    if (last_judged.relid != relid || last_judged.lxid != MyProc->lxid ||
+        last_judged.command != GetCurrentCommandId(false))
+        return false;
+    *large = last_judged.large;
+    return true;
 }
 
 } // namespace
@@ -67,10 +83,15 @@ bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy
     // CI server with production's profile judges as production would.
     *size = gd_judged_relation_size(relid);
     *policy = gd_table_policy(relid);
-    return large_by(relid, *size, policy->large);
+    bool large = large_by(relid, *size, policy->large);
+    last_judged = {MyProc->lxid, GetCurrentCommandId(false), relid, large};
+    return large;
 }
 
 bool gd_relation_is_large_now(Oid relid) {
+    bool large;
+    if (judged_in_this_command(relid, &large))
+        return large;
     if (gd_table_policy_at_hand(relid) && gd_profile_size_at_hand(relid)) {
         GdRelationSize size;
         GdTablePolicy policy;
