@@ -95,6 +95,11 @@ std::optional<RuleId> blocking_rule(Node *stmt, bool *mixed) {
     return rule;
 }
 
+const char *rule_name_of(RuleId rule) {
+    std::string_view name = guarded_ddl::rule(rule).name;
+    return pnstrdup(name.data(), name.size());
+}
+
 // Runs one statement of text through SPI: the hook sees it as any statement
 // of a procedure. Then commits, so the next one starts afresh.
 void run_and_commit(const char *sql) {
@@ -108,9 +113,9 @@ void run_and_commit(const char *sql) {
 
 void run_recipe(int statement_no, const char *command, RuleId rule, const char *original,
                 const GdRecipe *recipe) {
-    const char *rule_name = guarded_ddl::rule(rule).name.data();
-    ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s) is blocked by rule %s: running "
-                            "its recipe in %d steps",
+    const char *rule_name = rule_name_of(rule);
+    ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s) runs as the recipe of rule %s, "
+                            "in %d steps",
                             statement_no, command, rule_name, recipe->n),
                      recipe->note != nullptr ? errdetail("%s", recipe->note) : 0));
     gd_current_recipe.id = gd_next_recipe_id();
@@ -158,12 +163,16 @@ void apply_statements(List *parsed, const char *query) {
             run_recipe(statement_no, command, *rule, original, recipe);
             continue;
         }
+        if (!rule && gd_recipe_leftover(raw, recipe)) {
+            run_recipe(statement_no, command, RuleId::SetNotNullScan, original, recipe);
+            continue;
+        }
         // Allowed, or blocked with no recipe: it runs as it is, and the
         // hook blocks it (GD001) as it would anywhere else.
         if (rule)
             ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s): no mechanical recipe "
                                     "for rule %s",
-                                    statement_no, command, guarded_ddl::rule(*rule).name.data()),
+                                    statement_no, command, rule_name_of(*rule)),
                              errdetail("%s", why)));
         else
             ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s) runs as it is",

@@ -352,6 +352,19 @@ bool gd_rule_has_recipe(RuleId rule) {
     }
 }
 
+bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe) {
+    memset(recipe, 0, sizeof *recipe);
+    const char *why;
+    const AlterTableCmd *cmd = single_command(raw->stmt, &why);
+    if (cmd == nullptr || cmd->subtype != AT_SetNotNull)
+        return false;
+    auto *stmt = castNode(AlterTableStmt, raw->stmt);
+    if (!set_not_null_recipe(stmt, cmd, recipe, &why))
+        return false;
+    // The helper is there exactly when the recipe's first step is done.
+    return recipe->steps[0].done != nullptr;
+}
+
 bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe *recipe,
                     const char **why) {
     memset(recipe, 0, sizeof *recipe);

@@ -31,3 +31,8 @@ bool gd_rule_has_recipe(guarded_ddl::RuleId rule);
 // the steps, or false with *why when the statement's shape has none.
 bool gd_recipe_plan(guarded_ddl::RuleId rule, const RawStmt *raw, const char *query,
                     GdRecipe *recipe, const char **why);
+
+// For a statement no rule blocks: true with the recipe when an interrupted
+// earlier run of its recipe left a helper behind (SET NOT NULL, which the
+// helper's valid CHECK now proves): the recipe finishes, and removes it.
+bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe);
