@@ -36,6 +36,16 @@ CREATE FUNCTION guarded_ddl.explain(sql text, single_transaction boolean DEFAULT
 COMMENT ON FUNCTION guarded_ddl.explain(text, boolean) IS
     'what each statement of the SQL text would lock and do after the ones before it, what undoing it takes, and guarded_ddl''s verdict, without running it';
 
+-- Applying a migration: the statements a rule allows run as they are, those
+-- a rule blocks as the rule's recipe, each step in its own transaction.
+CREATE PROCEDURE guarded_ddl.apply(sql text)
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'gd_apply';
+COMMENT ON PROCEDURE guarded_ddl.apply(text) IS
+    'run the SQL text statement by statement, each in its own transaction; a statement a rule blocks runs as its mechanical recipe, step by step';
+-- One number per recipe apply() runs, shared by the audit rows of its steps.
+CREATE SEQUENCE guarded_ddl.recipe_ids;
+
 -- The backstop: PostgreSQL announces every ALTER TABLE / ALTER TYPE rewrite
 -- before it starts; a large table's rewrite the rules did not allow stops here.
 CREATE FUNCTION guarded_ddl.table_rewrite_guard() RETURNS event_trigger
@@ -322,11 +332,17 @@ CREATE TABLE guarded_ddl.ddl_log (
     lock_attempts integer,
     setting text,               -- SET/RESET of a guarded_ddl.* variable
     old_value text,
-    new_value text
+    new_value text,
+    -- Steps of a recipe guarded_ddl.apply() ran: the recipe's id, shared by
+    -- its steps, and the statement the recipe stands for; null otherwise.
+    recipe_id bigint,
+    recipe_statement text
 );
 CREATE INDEX ddl_log_started_at ON guarded_ddl.ddl_log (started_at);
 -- For the writer, filling in lock hold times when a transaction ends.
 CREATE INDEX ddl_log_backend ON guarded_ddl.ddl_log (backend_pid, backend_seq);
+-- "What did apply run for this migration": the steps of each recipe.
+CREATE INDEX ddl_log_recipe ON guarded_ddl.ddl_log (recipe_id) WHERE recipe_id IS NOT NULL;
 COMMENT ON TABLE guarded_ddl.ddl_log IS 'guarded_ddl audit log: one row per DDL statement, whatever its verdict';
 
 CREATE TABLE guarded_ddl.lock_log (

@@ -54,6 +54,10 @@ struct AuditEntry {
     Mode mode;              // guarded_ddl.mode in effect when the statement started
     char statement[max_audit_statement_bytes];
     SettingChange setting;
+    // A step of a recipe guarded_ddl.apply() ran: the recipe's id (0: none)
+    // and the statement it stands for, redacted and bounded.
+    int64_t recipe_id;
+    char recipe_statement[1024];
     StatementRecord record;
 };
 

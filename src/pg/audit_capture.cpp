@@ -3,6 +3,7 @@
 #include "pg/audit_shmem.hpp"
 #include "pg/gucs.hpp"
 #include "pg/lock_hold_cap.hpp"
+#include "pg/recipe_context.hpp"
 #include "pg/statement_rollback.hpp"
 #include "pg/transaction_locks.hpp"
 
@@ -71,6 +72,21 @@ void copy_statement(AuditEntry *entry, PlannedStmt *pstmt, const char *query_str
     } catch (...) {
         strlcpy(entry->statement, "(statement text not recorded: out of memory)",
                 sizeof entry->statement);
+    }
+}
+
+// The recipe guarded_ddl.apply() is running, if the statement is its step.
+void copy_recipe(AuditEntry *entry) {
+    if (gd_current_recipe.id == 0)
+        return;
+    entry->recipe_id = gd_current_recipe.id;
+    try {
+        std::string text = guarded_ddl::audit_statement_text(gd_current_recipe.statement,
+                                                             sizeof entry->recipe_statement);
+        memcpy(entry->recipe_statement, text.c_str(), text.size() + 1);
+    } catch (...) {
+        strlcpy(entry->recipe_statement, "(statement text not recorded: out of memory)",
+                sizeof entry->recipe_statement);
     }
 }
 
@@ -164,6 +180,7 @@ AuditEntry *gd_audit_begin(PlannedStmt *pstmt, const char *query_string, int nes
     gd_audit_fill_session(entry);
     entry->session.backend_seq = gd_audit_next_seq();
     copy_statement(entry, pstmt, query_string);
+    copy_recipe(entry);
     return entry;
 }
 

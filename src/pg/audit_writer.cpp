@@ -72,23 +72,25 @@ const char *const insert_statements_sql =
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
     "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback, "
-    "backend_start, backend_seq) "
+    "backend_start, backend_seq, recipe_id, recipe_statement) "
     "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
     "r.c9, r.c10, "
     "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
     "'{}'::pg_catalog.text[]), r.c12, r.c13, "
     "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
     "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8, "
-    "r.c25, r.c26, r.c27 "
+    "r.c25, r.c26, r.c27, r.c28, r.c29 "
     "FROM %s WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, c24, c25, c26, c27, n) ORDER BY r.n USING OPERATOR(pg_catalog.<) "
+    "c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, n) ORDER BY r.n USING "
+    "OPERATOR(pg_catalog.<) "
     "RETURNING id";
-constexpr int statement_columns = 27;
+constexpr int statement_columns = 29;
 const Oid statement_column_types[statement_columns] = {
-    TIMESTAMPTZOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,        TEXTOID,
-    TEXTOID,        TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID,        FLOAT8OID,
-    FLOAT8OID,      INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TIMESTAMPTZOID, INT8OID};
+    TIMESTAMPTZOID, TEXTOID,        TEXTOID,   TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,
+    TEXTOID,        TEXTOID,        TEXTOID,   TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
+    TEXTOID,        FLOAT8OID,      FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+    TEXTOID,        TIMESTAMPTZOID, INT8OID,   INT8OID, TEXTOID};
 
 const char *const insert_locks_sql =
     "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
@@ -265,6 +267,8 @@ void add_statement_row(StatementBatch &b, const AuditEntry &e) {
     b.text(guarded_ddl::rollback_name(r.rollback).data()); // "" (NULL) when unknown
     b.add(TimestampTzGetDatum(e.session.backend_start_us));
     b.add(Int64GetDatum(e.session.backend_seq));
+    b.add(Int64GetDatum(e.recipe_id), e.recipe_id == 0);
+    b.text(e.recipe_statement);
     Assert(b.column == statement_columns);
     b.next_row();
 }

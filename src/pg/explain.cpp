@@ -16,6 +16,7 @@
 #include "pg/report.hpp"
 #include "pg/gucs.hpp"
 #include "pg/rule_enforcer.hpp"
+#include "pg/sql_text.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
 #include "pg/statement_rollback.hpp"
@@ -29,8 +30,6 @@ extern "C" {
 #include "catalog/pg_authid_d.h"
 #include "commands/defrem.h"
 #include "mb/pg_wchar.h"
-#include "parser/parser.h"
-#include "parser/scansup.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
@@ -158,15 +157,8 @@ void emit_statement(ReturnSetInfo *rsinfo, int statement_no, const char *command
 // previous semicolon, and the last statement's trailing part, as the
 // statement's.)
 char *statement_text(const char *query, const RawStmt *raw) {
-    int all = static_cast<int>(strlen(query));
-    int start = raw->stmt_location > 0 ? Min(raw->stmt_location, all) : 0;
-    int len = raw->stmt_len > 0 ? Min(raw->stmt_len, all - start) : all - start;
-    while (len > 0 && scanner_isspace(query[start])) {
-        start++;
-        len--;
-    }
-    while (len > 0 && scanner_isspace(query[start + len - 1]))
-        len--;
+    int start, len;
+    gd_statement_span(query, raw, &start, &len);
     char *text = invoke_cpp([&] {
         std::string redacted = guarded_ddl::audit_statement_text(
             std::string_view(query + start, len), guarded_ddl::max_audit_statement_bytes);
@@ -434,25 +426,6 @@ bool explain_dml(ReturnSetInfo *rsinfo, int statement_no, const char *command, c
     return true;
 }
 
-// A syntax error's position points into the explained text, not into the
-// query that called explain(): report it as an internal query, as SPI does.
-void explained_text_error_callback(void *arg) {
-    int position = geterrposition();
-    if (position > 0) {
-        errposition(0);
-        internalerrposition(position);
-        internalerrquery(static_cast<const char *>(arg));
-    }
-}
-
-List *parse_explained_text(char *query) {
-    ErrorContextCallback callback{error_context_stack, explained_text_error_callback, query};
-    error_context_stack = &callback;
-    List *parsed = raw_parser(query, RAW_PARSE_DEFAULT);
-    error_context_stack = callback.previous;
-    return parsed;
-}
-
 // Explains each statement as it would run after the ones before it: the
 // text's state (transaction, locks, settings, what it created) carries on.
 void explain_statements(ReturnSetInfo *rsinfo, List *parsed, GdTextState *state,
@@ -501,7 +474,7 @@ extern "C" Datum gd_explain(PG_FUNCTION_ARGS) {
     // syntax error keeps its SQLSTATE and position on the way back out.
     List *parsed = invoke_cpp([&] {
         guarded_ddl::check_explain_input(bytes);
-        return pg_call([&] { return parse_explained_text(query); });
+        return pg_call([&] { return gd_parse_sql_text(query); });
     });
 
     InitMaterializedSRF(fcinfo, 0);

@@ -1,0 +1,125 @@
+-- CALL guarded_ddl.apply(sql): allowed statements run as they are, each in
+-- its own transaction; a statement a rule blocks runs as its recipe when the
+-- rule has one (add_check_constraint, add_foreign_key, set_not_null_scan,
+-- alter_domain_add_constraint), and raises GD001 otherwise. The final
+-- catalog state is what the blocked statement would have produced.
+CREATE EXTENSION guarded_ddl;
+\set VERBOSITY default
+
+CREATE TABLE ap_parent (id int PRIMARY KEY);
+INSERT INTO ap_parent SELECT g FROM generate_series(1, 1000) g;
+CREATE TABLE ap (id int PRIMARY KEY, a int, b int, parent_id int, "Odd col" int);
+INSERT INTO ap SELECT g, g, g, g, g FROM generate_series(1, 1000) g;
+CREATE DOMAIN ap_pos AS int;
+CREATE TABLE ap_dom (id int PRIMARY KEY, v ap_pos);
+INSERT INTO ap_dom SELECT g, g FROM generate_series(1, 1000) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap', 'ap_parent', 'ap_dom']::regclass[]) t;
+
+-- The blocked statements, run directly: GD001 (each rule fires here).
+ALTER TABLE ap ADD CHECK (a > 0);
+
+-- Refused inside a transaction block (25001), before anything runs.
+BEGIN;
+CALL guarded_ddl.apply('ALTER TABLE ap ADD CHECK (a > 0)');
+ROLLBACK;
+-- and from a function (an atomic context).
+CREATE FUNCTION ap_call() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN CALL guarded_ddl.apply('SELECT 1'); END $$;
+SELECT ap_call();
+-- Transaction control in the text is refused before anything runs.
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN x int; COMMIT');
+SELECT count(*) AS x_columns FROM pg_attribute WHERE attrelid = 'ap'::regclass AND attname = 'x';
+
+-- Each in-transaction recipe, and an allowed statement, in one text.
+CALL guarded_ddl.apply($$
+    CREATE TABLE ap_small (id int);
+    ALTER TABLE ap ADD CHECK (a > 0);
+    ALTER TABLE ap ADD CONSTRAINT ap_parent_fk FOREIGN KEY (parent_id) REFERENCES ap_parent (id);
+    ALTER TABLE ap ALTER COLUMN b SET NOT NULL;
+    ALTER TABLE ap ADD FOREIGN KEY ("Odd col") REFERENCES ap_parent -- a trailing comment
+    ;
+    ALTER DOMAIN ap_pos ADD CHECK (VALUE > 0);
+$$);
+-- The catalogs: every constraint valid, b NOT NULL, no helper left.
+SELECT conname, contype, convalidated, pg_get_constraintdef(oid) AS def
+  FROM pg_constraint WHERE conrelid = 'ap'::regclass OR contypid = 'ap_pos'::regtype
+ ORDER BY conname;
+SELECT attname, attnotnull FROM pg_attribute
+ WHERE attrelid = 'ap'::regclass AND attname IN ('a', 'b') ORDER BY attname;
+SELECT to_regclass('ap_small') IS NOT NULL AS small_created;
+
+-- A rule without a mechanical recipe: GD001, and nothing of the statement
+-- runs (the statements before it did, each committed).
+CALL guarded_ddl.apply('CREATE TABLE ap_before (id int); ALTER TABLE ap DROP COLUMN a');
+SELECT count(*) AS a_columns FROM pg_attribute
+ WHERE attrelid = 'ap'::regclass AND attname = 'a' AND NOT attisdropped;
+SELECT to_regclass('ap_before') IS NOT NULL AS before_created;
+-- A multi-command ALTER TABLE has no recipe either.
+CALL guarded_ddl.apply('ALTER TABLE ap ADD CONSTRAINT ap_two CHECK (id > 0), ADD COLUMN y int');
+SELECT count(*) AS ap_two FROM pg_constraint WHERE conname = 'ap_two';
+
+-- Resumable: the state an interrupted SET NOT NULL recipe leaves (the helper
+-- CHECK added NOT VALID) is recognised, the helper reused, then dropped.
+ALTER TABLE ap ALTER COLUMN b DROP NOT NULL;
+ALTER TABLE ap ADD CONSTRAINT ap_b_not_null CHECK (b IS NOT NULL) NOT VALID;
+CALL guarded_ddl.apply('ALTER TABLE ap ALTER COLUMN b SET NOT NULL');
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'ap'::regclass AND attname = 'b';
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname = 'ap_b_not_null';
+-- Interrupted after VALIDATE: the valid helper is reused as well (the
+-- state is made with the guard off).
+ALTER TABLE ap ALTER COLUMN b DROP NOT NULL;
+SET guarded_ddl.mode = off;
+ALTER TABLE ap ADD CONSTRAINT ap_b_not_null CHECK (b IS NOT NULL);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap ALTER COLUMN b SET NOT NULL');
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'ap'::regclass AND attname = 'b';
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname = 'ap_b_not_null';
+-- Interrupted after SET NOT NULL: the rerun only drops the helper.
+SET guarded_ddl.mode = off;
+ALTER TABLE ap ADD CONSTRAINT ap_b_not_null CHECK (b IS NOT NULL);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap ALTER COLUMN b SET NOT NULL');
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname = 'ap_b_not_null';
+-- A CHECK interrupted after its NOT VALID step: the rerun only validates.
+ALTER TABLE ap DROP CONSTRAINT ap_a_check;
+ALTER TABLE ap ADD CONSTRAINT ap_a_check CHECK (a > 0) NOT VALID;
+CALL guarded_ddl.apply('ALTER TABLE ap ADD CHECK (a > 0)');
+SELECT convalidated FROM pg_constraint WHERE conname = 'ap_a_check';
+-- The same text again: every step is done already, nothing runs.
+CALL guarded_ddl.apply($$
+    ALTER TABLE ap ADD CONSTRAINT ap_parent_fk FOREIGN KEY (parent_id) REFERENCES ap_parent (id);
+    ALTER DOMAIN ap_pos ADD CHECK (VALUE > 0);
+$$);
+
+-- A failing step stops apply with PostgreSQL's error; the steps before it
+-- stay committed, and a rerun once the data is fixed only validates.
+CALL guarded_ddl.apply('ALTER TABLE ap ADD CONSTRAINT ap_id_above_one CHECK (id > 1)');
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'ap_id_above_one';
+DELETE FROM ap WHERE id = 1;
+CALL guarded_ddl.apply('ALTER TABLE ap ADD CONSTRAINT ap_id_above_one CHECK (id > 1)');
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'ap_id_above_one';
+
+-- Audit: every step has its row, with the recipe's id and statement; the
+-- README's review query.
+SELECT guarded_ddl.flush();
+SELECT recipe_statement, statement, verdict, status
+  FROM guarded_ddl.ddl_history
+ WHERE recipe_statement LIKE '%SET NOT NULL%'
+   AND recipe_id = (SELECT min(recipe_id) FROM guarded_ddl.ddl_log
+                     WHERE recipe_statement LIKE '%SET NOT NULL%')
+ ORDER BY id;
+-- The failed VALIDATE of the CHECK on id is there too, with its error.
+SELECT statement, verdict, sqlstate, status
+  FROM guarded_ddl.ddl_history WHERE recipe_statement LIKE '%ap_id_above_one%' ORDER BY id;
+SELECT count(DISTINCT recipe_id) = count(DISTINCT (recipe_id, recipe_statement)) AS one_statement_per_recipe
+  FROM guarded_ddl.ddl_log WHERE recipe_id IS NOT NULL;
+SELECT count(*) AS ordinary_rows_with_recipe
+  FROM guarded_ddl.ddl_log WHERE recipe_id IS NULL AND recipe_statement IS NOT NULL;
+
+SET guarded_ddl.mode = off;
+DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before;
+DROP DOMAIN ap_pos;
+DROP FUNCTION ap_call();
+RESET guarded_ddl.mode;
+DROP EXTENSION guarded_ddl;

@@ -1,0 +1,38 @@
+// The mechanical recipe of a statement a rule blocks: the statements that
+// reach the same end state without the long lock, each to run in its own
+// transaction, through the hook. Each step's text is built from the parse
+// tree (quoted identifiers) and, for expressions, the statement's own text
+// that the parser read, and is parsed again to prove it says what the
+// statement says. What the catalogs show done already (an interrupted
+// earlier run) is marked so and skipped.
+#pragma once
+
+#include "pg/prelude.hpp"
+
+#include "core/rule_catalogue.hpp"
+
+inline constexpr int gd_max_recipe_steps = 6;
+
+struct GdRecipeStep {
+    const char *sql;  // the statement to run
+    const char *done; // non-null: the catalogs show the step done already (why)
+};
+
+struct GdRecipe {
+    int n;
+    GdRecipeStep steps[gd_max_recipe_steps];
+    const char *note; // non-null: something the author should know (a chosen name)
+};
+
+// Whether the rule has a mechanical recipe at all.
+bool gd_rule_has_recipe(guarded_ddl::RuleId rule);
+
+// Plans the recipe for raw (a statement of query) blocked by rule: true with
+// the steps, or false with *why when the statement's shape has none.
+bool gd_recipe_plan(guarded_ddl::RuleId rule, const RawStmt *raw, const char *query,
+                    GdRecipe *recipe, const char **why);
+
+// For a statement no rule blocks: true with the recipe when an interrupted
+// earlier run of its recipe left a helper behind (SET NOT NULL, which the
+// helper's valid CHECK now proves): the recipe finishes, and removes it.
+bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe);
