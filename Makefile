@@ -10,7 +10,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-missing-field-initializers
 SHLIB_LINK = -lfmt -lstdc++
 
 # pg_regress suites (sql/, expected/); test/run.sh runs them on a throwaway instance.
-REGRESS = install guc lock_guard rules explain explain_text rollback preconditions policy policy_roles audit hardening observed_effects size_profile transaction_guard apply
+REGRESS = install guc lock_guard rules explain explain_text rollback preconditions policy policy_roles audit hardening observed_effects size_profile transaction_guard apply backfill
 
 # Debian's PGXS would also emit LLVM bitcode for every object with clang-14;
 # guarded_ddl's C++ is not meant for the JIT inliner.

@@ -688,3 +688,58 @@ SELECT e.schema_name, e.table_name, e.bytes, e.rows, e.exported_at, e.imported_b
                AND NOT EXISTS (SELECT 1 FROM guarded_ddl.size_profile_entry AS o
                                 WHERE o.relid = c.oid)))::regclass AS relation
   FROM guarded_ddl.size_profile_entry AS e;
+
+-- Backfill ------------------------------------------------------------------
+
+-- One row per CALL guarded_ddl.backfill(...), written by the procedure with
+-- each batch, in the batch's transaction, as this table's owner (the C code
+-- switches to it, with search_path pinned, and writes only values it
+-- computed itself). Nothing is granted on it: a caller cannot forge or
+-- change a row, its own or another role's.
+CREATE TABLE guarded_ddl.backfill_run (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    relid oid NOT NULL,
+    relation text NOT NULL,       -- its name when the backfill started
+    set_clause text NOT NULL,
+    where_clause text NOT NULL,
+    batch_size integer NOT NULL,
+    role name NOT NULL,           -- current_user of the caller
+    backend_pid integer NOT NULL,
+    backend_start timestamptz NOT NULL,
+    rows_done bigint NOT NULL DEFAULT 0,
+    rows_left_estimate bigint,
+    batches bigint NOT NULL DEFAULT 0,
+    started_at timestamptz NOT NULL,
+    last_batch_at timestamptz,
+    finished_at timestamptz,
+    state text NOT NULL CHECK (state IN ('running', 'done', 'stopped', 'failed')),
+    error text
+);
+COMMENT ON TABLE guarded_ddl.backfill_run IS 'guarded_ddl.backfill: one row per call, its progress committed with each batch';
+
+CREATE PROCEDURE guarded_ddl.backfill(relation regclass, set_clause text, where_clause text,
+                                      batch_size integer DEFAULT 1000, pause interval DEFAULT '100ms',
+                                      max_duration interval DEFAULT NULL)
+    LANGUAGE C
+    AS 'MODULE_PATHNAME', 'gd_backfill';
+COMMENT ON PROCEDURE guarded_ddl.backfill(regclass, text, text, integer, interval, interval) IS
+    'update the rows matching where_clause with set_clause in primary-key order, batch_size rows per transaction (FOR UPDATE SKIP LOCKED), retrying busy rows, until none match or max_duration; run it again to resume';
+
+-- A row still "running" whose session is gone was ended without a word
+-- (terminated, crashed): it shows as failed.
+CREATE VIEW guarded_ddl.backfills AS
+SELECT b.id, b.relid::pg_catalog.regclass AS relation, b.set_clause, b.where_clause, b.batch_size,
+       b.rows_done, b.rows_left_estimate,
+       CASE WHEN b.last_batch_at > b.started_at
+            THEN pg_catalog.round(b.rows_done / EXTRACT(epoch FROM b.last_batch_at - b.started_at), 1)
+       END AS rate,
+       b.batches, b.started_at, b.last_batch_at, b.finished_at,
+       CASE WHEN b.state = 'running'
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity AS a
+                                  WHERE a.pid = b.backend_pid
+                                    AND (a.backend_start IS NULL OR a.backend_start = b.backend_start))
+            THEN 'failed'
+            ELSE b.state END AS state,
+       b.role, b.error
+  FROM guarded_ddl.backfill_run AS b;
+COMMENT ON VIEW guarded_ddl.backfills IS 'progress of guarded_ddl.backfill calls: rows done, rows left (estimate), rate in rows/s, state';
