@@ -16,6 +16,10 @@ inline constexpr int gd_max_recipe_steps = 6;
 struct GdRecipeStep {
     const char *sql;  // the statement to run
     const char *done; // non-null: the catalogs show the step done already (why)
+    // Runs at top level, outside any transaction block, in a background
+    // worker (CONCURRENTLY): toplevel_worker.hpp.
+    bool toplevel;
+    const char *failure_hint; // non-null: the HINT of its error when it has none
 };
 
 struct GdRecipe {
