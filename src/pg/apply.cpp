@@ -166,8 +166,9 @@ void apply_statements(List *parsed, const char *query) {
             run_recipe(statement_no, command, *rule, original, recipe);
             continue;
         }
-        if (!rule && gd_recipe_leftover(raw, recipe)) {
-            run_recipe(statement_no, command, RuleId::SetNotNullScan, original, recipe);
+        RuleId leftover_rule;
+        if (!rule && gd_recipe_leftover(raw, query, recipe, &leftover_rule)) {
+            run_recipe(statement_no, command, leftover_rule, original, recipe);
             continue;
         }
         // Allowed, or blocked with no recipe: it runs as it is, and the

@@ -624,15 +624,28 @@ bool gd_rule_has_recipe(RuleId rule) {
     }
 }
 
-bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe) {
+bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe, RuleId *rule) {
     memset(recipe, 0, sizeof *recipe);
     const char *why;
+    // CREATE INDEX whose index an earlier run built (valid: done) or left
+    // invalid (dropped and built again): PostgreSQL refuses the statement
+    // (the name is taken), so no rule blocks it.
+    if (IsA(raw->stmt, IndexStmt) && !castNode(IndexStmt, raw->stmt)->concurrent) {
+        auto *stmt = castNode(IndexStmt, raw->stmt);
+        Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+        if (!OidIsValid(relid) || !create_index_recipe(raw, query, recipe, &why))
+            return false;
+        *rule = RuleId::CreateIndex;
+        // The build is done, or an invalid index is dropped first.
+        return recipe->steps[recipe->n - 1].done != nullptr || recipe->n > 1;
+    }
     const AlterTableCmd *cmd = single_command(raw->stmt, &why);
     if (cmd == nullptr || cmd->subtype != AT_SetNotNull)
         return false;
     auto *stmt = castNode(AlterTableStmt, raw->stmt);
     if (!set_not_null_recipe(stmt, cmd, recipe, &why))
         return false;
+    *rule = RuleId::SetNotNullScan;
     // The helper is there exactly when the recipe's first step is done.
     return recipe->steps[0].done != nullptr;
 }
