@@ -113,7 +113,7 @@ CALL guarded_ddl.apply($$
     DROP INDEX ap_b_idx;
 $$);
 SELECT indexrelid::regclass AS index, indisvalid, pg_get_indexdef(indexrelid) AS def
-  FROM pg_index WHERE indrelid = 'ap'::regclass ORDER BY 1::text;
+  FROM pg_index WHERE indrelid = 'ap'::regclass ORDER BY indexrelid::regclass::text;
 SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conname = 'ap_a_key';
 -- Again: every index is there and valid, nothing runs.
 CALL guarded_ddl.apply('CREATE INDEX ON ap (a, (b + 1)) INCLUDE (parent_id); ALTER TABLE ap ADD UNIQUE (a)');

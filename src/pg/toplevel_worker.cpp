@@ -24,7 +24,7 @@ extern "C" {
 namespace {
 
 constexpr uint64 toplevel_magic = 0x67647470UL; // "gdtp"
-constexpr Size queue_size = 64 * 1024;
+constexpr Size queue_size = Size{64} * 1024;
 
 enum ToplevelKey : uint64 { KeyFixed = 1, KeySql, KeyRecipeStatement, KeySettings, KeyQueue };
 
@@ -292,7 +292,7 @@ void gd_toplevel_worker_main(Datum main_arg) {
     // planned, then run by a portal at top level, so PreventInTransactionBlock
     // passes and the hook sees it as a top-level statement.
     MemoryContext statement_context = AllocSetContextCreate(
-        TopMemoryContext, "guarded_ddl apply statement", ALLOCSET_DEFAULT_SIZES);
+        TopMemoryContext, "guarded_ddl apply statement", 0, Size{8} * 1024, Size{8} * 1024 * 1024);
     debug_query_string = sql;
     pgstat_report_activity(STATE_RUNNING, sql);
     SetCurrentStatementStartTimestamp();
