@@ -100,6 +100,43 @@ DELETE FROM ap WHERE id = 1;
 CALL guarded_ddl.apply('ALTER TABLE ap ADD CONSTRAINT ap_id_above_one CHECK (id > 1)');
 SELECT conname, convalidated FROM pg_constraint WHERE conname = 'ap_id_above_one';
 
+-- Top-level steps, run by a background worker as the caller: CREATE INDEX
+-- runs CONCURRENTLY (the name PostgreSQL would give an unnamed index), ADD
+-- UNIQUE as a unique index built CONCURRENTLY then ADD CONSTRAINT USING
+-- INDEX, DROP INDEX CONCURRENTLY; a statement written CONCURRENTLY runs at
+-- top level as it is.
+CALL guarded_ddl.apply($$
+    CREATE INDEX ON ap (a, (b + 1)) INCLUDE (parent_id);
+    CREATE INDEX ap_b_idx ON ap USING hash (b);
+    ALTER TABLE ap ADD UNIQUE (a);
+    CREATE INDEX CONCURRENTLY ap_id_idx ON ap (id) WHERE id > 10;
+    DROP INDEX ap_b_idx;
+$$);
+SELECT indexrelid::regclass AS index, indisvalid, pg_get_indexdef(indexrelid) AS def
+  FROM pg_index WHERE indrelid = 'ap'::regclass ORDER BY indexrelid::regclass::text;
+SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conname = 'ap_a_key';
+-- Again: every index is there and valid, nothing runs.
+CALL guarded_ddl.apply('CREATE INDEX ON ap (a, (b + 1)) INCLUDE (parent_id); ALTER TABLE ap ADD UNIQUE (a)');
+-- An invalid index of that name (a failed build) is dropped and built again.
+SET guarded_ddl.mode = off;
+UPDATE ap SET parent_id = 3 WHERE id = 2;
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('CREATE UNIQUE INDEX ap_parent_key ON ap (parent_id)');
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'ap_parent_key'::regclass;
+SET guarded_ddl.mode = off;
+UPDATE ap SET parent_id = 2 WHERE id = 2;
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('CREATE UNIQUE INDEX ap_parent_key ON ap (parent_id)');
+SELECT indisvalid FROM pg_index WHERE indexrelid = 'ap_parent_key'::regclass;
+-- A primary key: on NOT NULL columns, its recipe; on a nullable column,
+-- none (GD001).
+CREATE TABLE ap_nopk (id int NOT NULL, v int);
+INSERT INTO ap_nopk SELECT g, g FROM generate_series(1, 1000) g;
+SELECT guarded_ddl.set_table_policy('ap_nopk', large => true);
+CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (v)');
+CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (id)');
+SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conrelid = 'ap_nopk'::regclass;
+
 -- Audit: every step has its row, with the recipe's id and statement; the
 -- README's review query.
 SELECT guarded_ddl.flush();
@@ -118,7 +155,7 @@ SELECT count(*) AS ordinary_rows_with_recipe
   FROM guarded_ddl.ddl_log WHERE recipe_id IS NULL AND recipe_statement IS NOT NULL;
 
 SET guarded_ddl.mode = off;
-DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before;
+DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk;
 DROP DOMAIN ap_pos;
 DROP FUNCTION ap_call();
 RESET guarded_ddl.mode;

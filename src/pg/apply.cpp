@@ -14,6 +14,7 @@
 #include "pg/sql_text.hpp"
 #include "pg/statement_actions.hpp"
 #include "pg/statement_filter.hpp"
+#include "pg/toplevel_worker.hpp"
 
 extern "C" {
 #include "executor/spi.h"
@@ -45,9 +46,7 @@ void refuse_transaction_block(FunctionCallInfo fcinfo) {
 }
 
 // Statements apply cannot run for the author: transaction control (apply
-// owns the transactions), and statements that refuse to run in a
-// transaction block, which SPI cannot run (yet). Checked for the whole text
-// before anything runs.
+// owns the transactions). Checked for the whole text before anything runs.
 void refuse_unsupported(List *parsed) {
     int statement_no = 0;
     ListCell *lc;
@@ -60,14 +59,6 @@ void refuse_unsupported(List *parsed) {
                             errmsg("guarded_ddl.apply: statement %d is %s", statement_no, command),
                             errdetail("apply runs each statement in a transaction of its own."),
                             errhint("Remove the transaction control statements from the text.")));
-        if (gd_statement_is_nontransactional(stmt))
-            ereport(ERROR,
-                    (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                     errmsg("guarded_ddl.apply: statement %d (%s) cannot run inside apply yet",
-                            statement_no, command),
-                     errdetail("It cannot run inside a transaction block, and apply does not run "
-                               "statements at top level yet."),
-                     errhint("Run it on its own, outside apply.")));
     }
 }
 
@@ -111,6 +102,15 @@ void run_and_commit(const char *sql) {
     SPI_commit();
 }
 
+// Runs one statement at top level, outside any transaction block, in a
+// background worker connected as the caller: first commits, so that the
+// caller holds no snapshot or lock the statement would wait for.
+void run_toplevel_and_commit(const char *sql, const char *failure_hint) {
+    SPI_commit();
+    gd_run_toplevel(sql, failure_hint);
+    SPI_commit();
+}
+
 void run_recipe(int statement_no, const char *command, RuleId rule, const char *original,
                 const GdRecipe *recipe) {
     const char *rule_name = rule_name_of(rule);
@@ -132,7 +132,10 @@ void run_recipe(int statement_no, const char *command, RuleId rule, const char *
             }
             ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d, step %d of %d: %s",
                                     statement_no, i + 1, recipe->n, step.sql)));
-            run_and_commit(step.sql);
+            if (step.toplevel)
+                run_toplevel_and_commit(step.sql, step.failure_hint);
+            else
+                run_and_commit(step.sql);
         }
     }
     PG_FINALLY();
@@ -163,8 +166,9 @@ void apply_statements(List *parsed, const char *query) {
             run_recipe(statement_no, command, *rule, original, recipe);
             continue;
         }
-        if (!rule && gd_recipe_leftover(raw, recipe)) {
-            run_recipe(statement_no, command, RuleId::SetNotNullScan, original, recipe);
+        RuleId leftover_rule;
+        if (!rule && gd_recipe_leftover(raw, query, recipe, &leftover_rule)) {
+            run_recipe(statement_no, command, leftover_rule, original, recipe);
             continue;
         }
         // Allowed, or blocked with no recipe: it runs as it is, and the
@@ -174,10 +178,17 @@ void apply_statements(List *parsed, const char *query) {
                                     "for rule %s",
                                     statement_no, command, rule_name_of(*rule)),
                              errdetail("%s", why)));
+        else if (gd_statement_is_nontransactional(raw->stmt))
+            ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s) runs as it is, at top "
+                                    "level",
+                                    statement_no, command)));
         else
             ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s) runs as it is",
                                     statement_no, command)));
-        run_and_commit(original);
+        if (gd_statement_is_nontransactional(raw->stmt))
+            run_toplevel_and_commit(original, nullptr);
+        else
+            run_and_commit(original);
     }
 }
 

@@ -4,13 +4,17 @@
 
 extern "C" {
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_type.h"
 #include "parser/parser.h"
+#include "parser/scanner.h"
 #include "utils/array.h"
 #include "utils/syscache.h"
 }
@@ -140,6 +144,12 @@ void add_step(GdRecipe *r, const char *sql, const char *done) {
     r->steps[r->n].sql = sql;
     r->steps[r->n].done = done;
     r->n++;
+}
+
+void add_toplevel_step(GdRecipe *r, const char *sql, const char *failure_hint) {
+    add_step(r, sql, nullptr);
+    r->steps[r->n - 1].toplevel = true;
+    r->steps[r->n - 1].failure_hint = failure_hint;
 }
 
 // Marks NOT VALID then VALIDATE done as far as the catalogs show: the
@@ -321,6 +331,265 @@ bool domain_constraint_recipe(const RawStmt *raw, const char *query, GdRecipe *r
     return true;
 }
 
+// ---- Indexes: built and dropped CONCURRENTLY, at top level ----
+
+// The column part of the name PostgreSQL gives an index without one
+// (ChooseIndexColumnNames, ChooseIndexNameAddition): each column's name, or
+// "expr" for an expression, a number appended to a repeated one, joined
+// with underscores and cut at NAMEDATALEN.
+char *index_name_addition(List *params) {
+    List *names = NIL;
+    ListCell *lc;
+    foreach (lc, params) {
+        const char *orig;
+        if (IsA(lfirst(lc), String))
+            orig = strVal(lfirst(lc));
+        else {
+            auto *elem = castNode(IndexElem, lfirst(lc));
+            orig = elem->indexcolname != nullptr ? elem->indexcolname
+                   : elem->name != nullptr       ? elem->name
+                                                 : "expr";
+        }
+        char candidate[NAMEDATALEN];
+        strlcpy(candidate, orig, NAMEDATALEN);
+        for (int i = 1;; i++) {
+            bool taken = false;
+            ListCell *lc2;
+            foreach (lc2, names)
+                taken = taken || strcmp(strVal(lfirst(lc2)), candidate) == 0;
+            if (!taken)
+                break;
+            char number[NAMEDATALEN];
+            snprintf(number, sizeof number, "%d", i);
+            int keep = pg_mbcliplen(orig, static_cast<int>(strlen(orig)),
+                                    NAMEDATALEN - 1 - static_cast<int>(strlen(number)));
+            snprintf(candidate, sizeof candidate, "%.*s%s", keep, orig, number);
+        }
+        names = lappend(names, makeString(pstrdup(candidate)));
+    }
+    return foreign_key_columns(names);
+}
+
+struct IndexState {
+    bool exists;   // a relation of that name in the table's schema
+    bool on_table; // an index of the table
+    bool valid;    // ready and valid
+};
+
+IndexState index_state(Oid relid, const char *name) {
+    IndexState st{false, false, false};
+    Oid oid = get_relname_relid(name, get_rel_namespace(relid));
+    if (!OidIsValid(oid))
+        return st;
+    st.exists = true;
+    HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(oid));
+    if (HeapTupleIsValid(tuple)) {
+        auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        st.on_table = index->indrelid == relid;
+        st.valid = index->indisvalid && index->indisready && index->indislive;
+        ReleaseSysCache(tuple);
+    }
+    return st;
+}
+
+const char *rebuild_hint(const char *qindex) {
+    return psprintf("A failed CONCURRENTLY build leaves the invalid index %s behind. Fix the cause "
+                    "and run the same apply again: it drops the invalid index and builds it "
+                    "again.",
+                    qindex);
+}
+
+// The index steps: the build (CONCURRENTLY, at top level), preceded by
+// dropping the invalid index an interrupted build left, or marked done when
+// a valid index of that name is on the table.
+void add_index_build(GdRecipe *r, Oid relid, const char *name, const char *build) {
+    const char *qindex =
+        quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+    IndexState st = index_state(relid, name);
+    if (st.exists && st.on_table && !st.valid) {
+        add_toplevel_step(r, psprintf("DROP INDEX CONCURRENTLY %s", qindex), nullptr);
+        r->note =
+            psprintf("%s%sThe invalid index %s an interrupted build left is dropped first.",
+                     r->note != nullptr ? r->note : "", r->note != nullptr ? " " : "", qindex);
+    }
+    add_toplevel_step(r, build, rebuild_hint(qindex));
+    if (st.exists && st.on_table && st.valid)
+        r->steps[r->n - 1].done = psprintf("index %s exists and is valid", qindex);
+}
+
+// Where the INDEX keyword of a CREATE [UNIQUE] INDEX statement ends in
+// text, or -1.
+int index_keyword_end(const char *text) {
+    core_yy_extra_type extra;
+    core_YYSTYPE value;
+    YYLTYPE loc;
+    core_yyscan_t scanner = scanner_init(text, &extra, &ScanKeywords, ScanKeywordTokens);
+    int end = -1;
+    for (int i = 0; i < 3; i++) {
+        if (core_yylex(&value, &loc, scanner) == 0)
+            break;
+        if (pg_strncasecmp(text + loc, "index", 5) == 0 &&
+            !(IS_HIGHBIT_SET(text[loc + 5]) || isalnum(static_cast<unsigned char>(text[loc + 5])) ||
+              text[loc + 5] == '_' || text[loc + 5] == '$')) {
+            end = loc + 5;
+            break;
+        }
+    }
+    scanner_finish(scanner);
+    return end;
+}
+
+// CREATE INDEX: the same statement, CONCURRENTLY.
+bool create_index_recipe(const RawStmt *raw, const char *query, GdRecipe *r, const char **why) {
+    auto *stmt = castNode(IndexStmt, raw->stmt);
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid)) {
+        *why = "The statement's table could not be found again.";
+        return false;
+    }
+    if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_MATVIEW) {
+        *why = "PostgreSQL cannot build an index on a partitioned table CONCURRENTLY: build it on "
+               "each partition CONCURRENTLY, then on the parent ON ONLY and ATTACH each "
+               "partition's index.";
+        return false;
+    }
+    int start, len;
+    gd_statement_span(query, raw, &start, &len);
+    char *text = pnstrdup(query + start, len);
+    int end = index_keyword_end(text);
+    if (end < 0) {
+        *why = "The statement's INDEX keyword could not be found again.";
+        return false;
+    }
+    const char *name = stmt->idxname;
+    if (name == nullptr) {
+        List *params = list_concat_copy(stmt->indexParams, stmt->indexIncludingParams);
+        name = makeObjectName(get_rel_name(relid), index_name_addition(params),
+                              stmt->unique ? "key" : "idx");
+        r->note = psprintf("The index has no name: the recipe names it \"%s\", as PostgreSQL "
+                           "would.",
+                           name);
+    }
+    const char *build =
+        psprintf("%.*s CONCURRENTLY%s%s%s", end, text, stmt->idxname == nullptr ? " " : "",
+                 stmt->idxname == nullptr ? quote_identifier(name) : "", text + end);
+    auto *expected = static_cast<IndexStmt *>(copyObjectImpl(stmt));
+    expected->concurrent = true;
+    expected->idxname = pstrdup(name);
+    verify_step(build, reinterpret_cast<Node *>(expected));
+    add_index_build(r, relid, name, build);
+    return true;
+}
+
+// ALTER TABLE ... ADD UNIQUE / PRIMARY KEY: the unique index built
+// CONCURRENTLY, then the constraint added USING INDEX (no build, no scan).
+bool add_unique_recipe(const AlterTableStmt *stmt, const Constraint *con, GdRecipe *r,
+                       const char **why) {
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION) {
+        *why = "The recipe builds the index CONCURRENTLY, which PostgreSQL does on a plain table "
+               "only.";
+        return false;
+    }
+    if (con->indexname != nullptr || con->options != NIL || con->indexspace != nullptr ||
+        con->keys == NIL) {
+        *why = "The recipe applies to a constraint on a column list, without storage "
+               "parameters or a tablespace for its index.";
+        return false;
+    }
+    ListCell *lc;
+    if (con->contype == CONSTR_PRIMARY)
+        foreach (lc, con->keys) {
+            AttrNumber attnum = get_attnum(relid, strVal(lfirst(lc)));
+            HeapTuple att = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid), Int16GetDatum(attnum));
+            bool not_null = HeapTupleIsValid(att) &&
+                            reinterpret_cast<Form_pg_attribute>(GETSTRUCT(att))->attnotnull;
+            if (HeapTupleIsValid(att))
+                ReleaseSysCache(att);
+            if (!not_null) {
+                *why = "A primary key needs its columns NOT NULL: run the SET NOT NULL recipe "
+                       "for each column first.";
+                return false;
+            }
+        }
+    const char *relname = get_rel_name(relid);
+    const char *name = con->conname;
+    if (name == nullptr) {
+        name = con->contype == CONSTR_PRIMARY
+                   ? makeObjectName(relname, nullptr, "pkey")
+                   : makeObjectName(
+                         relname, index_name_addition(list_concat_copy(con->keys, con->including)),
+                         "key");
+        r->note = psprintf("The constraint has no name: the recipe names it and its index "
+                           "\"%s\", as PostgreSQL would.",
+                           name);
+    }
+    StringInfoData cols;
+    initStringInfo(&cols);
+    foreach (lc, con->keys)
+        appendStringInfo(&cols, "%s%s", cols.len > 0 ? ", " : "",
+                         quote_identifier(strVal(lfirst(lc))));
+    StringInfoData include;
+    initStringInfo(&include);
+    foreach (lc, con->including)
+        appendStringInfo(&include, "%s%s", include.len > 0 ? ", " : " INCLUDE (",
+                         quote_identifier(strVal(lfirst(lc))));
+    if (include.len > 0)
+        appendStringInfoChar(&include, ')');
+    const char *table = qualified_relation(relid);
+    const char *qname = quote_identifier(name);
+    const char *build =
+        psprintf("CREATE UNIQUE INDEX CONCURRENTLY %s ON %s (%s)%s%s", qname, table, cols.data,
+                 include.data, con->nulls_not_distinct ? " NULLS NOT DISTINCT" : "");
+    const char *attach = psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s%s", table,
+                                  qname, con->contype == CONSTR_PRIMARY ? "PRIMARY KEY" : "UNIQUE",
+                                  qname, con->deferrable ? " DEFERRABLE" : "",
+                                  con->initdeferred ? " INITIALLY DEFERRED" : "");
+
+    Oid conoid = get_relation_constraint_oid(relid, name, true);
+    if (OidIsValid(conoid)) {
+        HeapTuple tuple;
+        Form_pg_constraint row = constraint_row(conoid, &tuple);
+        bool same_kind =
+            row != nullptr && row->contype == (con->contype == CONSTR_PRIMARY ? CONSTRAINT_PRIMARY
+                                                                              : CONSTRAINT_UNIQUE);
+        if (row != nullptr)
+            ReleaseSysCache(tuple);
+        if (same_kind) {
+            const char *done = psprintf("constraint \"%s\" exists", name);
+            add_toplevel_step(r, build, nullptr);
+            r->steps[0].done = done;
+            add_step(r, attach, done);
+            return true;
+        }
+    }
+    add_index_build(r, relid, name, build);
+    add_step(r, attach, nullptr);
+    return true;
+}
+
+// DROP INDEX: the same, CONCURRENTLY.
+bool drop_index_recipe(const DropStmt *stmt, GdRecipe *r, const char **why) {
+    if (stmt->removeType != OBJECT_INDEX || list_length(stmt->objects) != 1 ||
+        stmt->behavior == DROP_CASCADE) {
+        *why = "DROP INDEX CONCURRENTLY drops one index, without CASCADE: drop each index in a "
+               "statement of its own.";
+        return false;
+    }
+    RangeVar *rv = makeRangeVarFromNameList(static_cast<List *>(linitial(stmt->objects)));
+    Oid index = RangeVarGetRelid(rv, NoLock, true);
+    if (!OidIsValid(index) || get_rel_relkind(index) != RELKIND_INDEX) {
+        *why = "PostgreSQL drops an index CONCURRENTLY only when it is the index of a plain "
+               "table.";
+        return false;
+    }
+    add_toplevel_step(r,
+                      psprintf("DROP INDEX CONCURRENTLY %s%s", stmt->missing_ok ? "IF EXISTS " : "",
+                               qualified_relation(index)),
+                      nullptr);
+    return true;
+}
+
 // The one command of an ALTER TABLE, or null (with *why) when it has more:
 // the recipe replaces a statement whole, and splitting a multi-command
 // ALTER TABLE changes what runs together.
@@ -346,21 +615,37 @@ bool gd_rule_has_recipe(RuleId rule) {
     case RuleId::AddForeignKey:
     case RuleId::SetNotNullScan:
     case RuleId::AlterDomainAddConstraint:
+    case RuleId::CreateIndex:
+    case RuleId::AddUniqueConstraint:
+    case RuleId::DropIndex:
         return true;
     default:
         return false;
     }
 }
 
-bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe) {
+bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe, RuleId *rule) {
     memset(recipe, 0, sizeof *recipe);
     const char *why;
+    // CREATE INDEX whose index an earlier run built (valid: done) or left
+    // invalid (dropped and built again): PostgreSQL refuses the statement
+    // (the name is taken), so no rule blocks it.
+    if (IsA(raw->stmt, IndexStmt) && !castNode(IndexStmt, raw->stmt)->concurrent) {
+        auto *stmt = castNode(IndexStmt, raw->stmt);
+        Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+        if (!OidIsValid(relid) || !create_index_recipe(raw, query, recipe, &why))
+            return false;
+        *rule = RuleId::CreateIndex;
+        // The build is done, or an invalid index is dropped first.
+        return recipe->steps[recipe->n - 1].done != nullptr || recipe->n > 1;
+    }
     const AlterTableCmd *cmd = single_command(raw->stmt, &why);
     if (cmd == nullptr || cmd->subtype != AT_SetNotNull)
         return false;
     auto *stmt = castNode(AlterTableStmt, raw->stmt);
     if (!set_not_null_recipe(stmt, cmd, recipe, &why))
         return false;
+    *rule = RuleId::SetNotNullScan;
     // The helper is there exactly when the recipe's first step is done.
     return recipe->steps[0].done != nullptr;
 }
@@ -399,6 +684,31 @@ bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe
             return false;
         }
         return domain_constraint_recipe(raw, query, recipe, why);
+    case RuleId::CreateIndex:
+        if (!IsA(stmt, IndexStmt)) {
+            *why = "The recipe applies to CREATE INDEX only.";
+            return false;
+        }
+        return create_index_recipe(raw, query, recipe, why);
+    case RuleId::AddUniqueConstraint: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_AddConstraint || !IsA(cmd->def, Constraint) ||
+            (castNode(Constraint, cmd->def)->contype != CONSTR_UNIQUE &&
+             castNode(Constraint, cmd->def)->contype != CONSTR_PRIMARY)) {
+            *why = "The recipe applies to ADD CONSTRAINT ... UNIQUE or PRIMARY KEY only.";
+            return false;
+        }
+        return add_unique_recipe(castNode(AlterTableStmt, stmt), castNode(Constraint, cmd->def),
+                                 recipe, why);
+    }
+    case RuleId::DropIndex:
+        if (!IsA(stmt, DropStmt)) {
+            *why = "The recipe applies to DROP INDEX only.";
+            return false;
+        }
+        return drop_index_recipe(castNode(DropStmt, stmt), recipe, why);
     default:
         *why = "This rule has no mechanical recipe: the change needs a decision only its author "
                "can make.";

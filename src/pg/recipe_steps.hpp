@@ -16,6 +16,10 @@ inline constexpr int gd_max_recipe_steps = 6;
 struct GdRecipeStep {
     const char *sql;  // the statement to run
     const char *done; // non-null: the catalogs show the step done already (why)
+    // Runs at top level, outside any transaction block, in a background
+    // worker (CONCURRENTLY): toplevel_worker.hpp.
+    bool toplevel;
+    const char *failure_hint; // non-null: the HINT of its error when it has none
 };
 
 struct GdRecipe {
@@ -32,7 +36,11 @@ bool gd_rule_has_recipe(guarded_ddl::RuleId rule);
 bool gd_recipe_plan(guarded_ddl::RuleId rule, const RawStmt *raw, const char *query,
                     GdRecipe *recipe, const char **why);
 
-// For a statement no rule blocks: true with the recipe when an interrupted
-// earlier run of its recipe left a helper behind (SET NOT NULL, which the
-// helper's valid CHECK now proves): the recipe finishes, and removes it.
-bool gd_recipe_leftover(const RawStmt *raw, GdRecipe *recipe);
+// For a statement no rule blocks: true with the recipe (and *rule) when an
+// earlier run of its recipe left something behind that makes the statement
+// itself pass or fail: a SET NOT NULL helper (whose valid CHECK now proves
+// the column; the recipe finishes and removes it), or the index of a
+// CREATE INDEX, valid (done) or left invalid by a failed build (dropped and
+// built again), which PostgreSQL would refuse to create again.
+bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe,
+                        guarded_ddl::RuleId *rule);

@@ -1,7 +1,7 @@
 # CALL guarded_ddl.apply() interrupted with pg_cancel_backend while a step
 # waits for a lock another session holds, then run again: it continues where
 # it stopped and reaches the state the blocked statement would have produced.
-# (The in-transaction recipes; the top-level worker part is not built yet.)
+# (The in-transaction recipes; the top-level ones are in 066_apply_concurrently.pl.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
