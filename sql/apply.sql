@@ -137,6 +137,76 @@ CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (v)');
 CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (id)');
 SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conrelid = 'ap_nopk'::regclass;
 
+-- REINDEX INDEX / TABLE runs CONCURRENTLY (top level). The invalid copies
+-- an interrupted REINDEX CONCURRENTLY leaves (<index>_ccnew, _ccold) are
+-- dropped CONCURRENTLY first; here they are made as invalid indexes of those
+-- names by CONCURRENTLY builds that fail on duplicates.
+CREATE TABLE ap_rx (id int, v int, w int);
+INSERT INTO ap_rx SELECT g, g % 10, g FROM generate_series(1, 1000) g;
+SET guarded_ddl.mode = off;
+CREATE INDEX ap_rx_v_idx ON ap_rx (v);
+CREATE INDEX ap_rx_w_idx ON ap_rx (w);
+RESET guarded_ddl.mode;
+SELECT guarded_ddl.set_table_policy('ap_rx', large => true);
+\set VERBOSITY terse
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_v_idx_ccnew ON ap_rx (v);
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_v_idx_ccold1 ON ap_rx (v);
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_w_idx_ccnew ON ap_rx (v);
+\set VERBOSITY default
+SELECT 'ap_rx_v_idx'::regclass::oid AS v_before, 'ap_rx_w_idx'::regclass::oid AS w_before \gset
+CALL guarded_ddl.apply('REINDEX INDEX ap_rx_v_idx');
+-- v's copies are gone, w's is still there; v was rebuilt, w not.
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'ap_rx'::regclass ORDER BY indexrelid::regclass::text;
+SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
+       'ap_rx_w_idx'::regclass::oid <> :w_before AS w_rebuilt;
+SELECT 'ap_rx_v_idx'::regclass::oid AS v_before \gset
+CALL guarded_ddl.apply('REINDEX (VERBOSE) TABLE ap_rx');
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'ap_rx'::regclass ORDER BY indexrelid::regclass::text;
+SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
+       'ap_rx_w_idx'::regclass::oid <> :w_before AS w_rebuilt;
+
+-- DETACH PARTITION runs CONCURRENTLY (top level), unless the table has a
+-- DEFAULT partition (PostgreSQL refuses CONCURRENTLY then): GD001.
+CREATE TABLE ap_parts (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE ap_parts_1 PARTITION OF ap_parts FOR VALUES FROM (0) TO (1000);
+CREATE TABLE ap_parts_2 PARTITION OF ap_parts FOR VALUES FROM (1000) TO (2000);
+INSERT INTO ap_parts SELECT g, g FROM generate_series(0, 1999) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_parts', 'ap_parts_1', 'ap_parts_2']::regclass[]) t;
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_1');
+SELECT inhrelid::regclass AS partition, inhdetachpending FROM pg_inherits
+ WHERE inhparent = 'ap_parts'::regclass ORDER BY 1::text;
+SELECT relispartition FROM pg_class WHERE oid = 'ap_parts_1'::regclass;
+CREATE TABLE ap_parts_def PARTITION OF ap_parts DEFAULT;
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_2');
+SELECT inhrelid::regclass AS partition FROM pg_inherits
+ WHERE inhparent = 'ap_parts'::regclass ORDER BY 1::text;
+
+-- REFRESH MATERIALIZED VIEW runs CONCURRENTLY (top level) when the view is
+-- populated and has a unique index on plain columns; otherwise GD001.
+CREATE MATERIALIZED VIEW ap_mv AS SELECT id, a FROM ap;
+CREATE MATERIALIZED VIEW ap_mv_empty AS SELECT id FROM ap WITH NO DATA;
+SET guarded_ddl.mode = off;
+CREATE UNIQUE INDEX ap_mv_empty_id ON ap_mv_empty (id);
+CREATE UNIQUE INDEX ap_mv_partial ON ap_mv (id) WHERE id > 5;
+RESET guarded_ddl.mode;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_mv', 'ap_mv_empty']::regclass[]) t;
+SET guarded_ddl.mode = off;
+INSERT INTO ap (id, a, b) VALUES (5000, 1, 1);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv');
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv_empty');
+SET guarded_ddl.mode = off;
+CREATE UNIQUE INDEX ap_mv_id ON ap_mv (id);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv WITH NO DATA');
+SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv');
+SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
+
 -- Audit: every step has its row, with the recipe's id and statement; the
 -- README's review query.
 SELECT guarded_ddl.flush();
@@ -155,7 +225,8 @@ SELECT count(*) AS ordinary_rows_with_recipe
   FROM guarded_ddl.ddl_log WHERE recipe_id IS NULL AND recipe_statement IS NOT NULL;
 
 SET guarded_ddl.mode = off;
-DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk;
+DROP MATERIALIZED VIEW ap_mv, ap_mv_empty;
+DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk, ap_rx, ap_parts, ap_parts_1;
 DROP DOMAIN ap_pos;
 DROP FUNCTION ap_call();
 RESET guarded_ddl.mode;

@@ -3,7 +3,16 @@
 #include "pg/sql_text.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/partition.h"
+#include "partitioning/partdesc.h"
+#include "utils/fmgroids.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
@@ -590,6 +599,242 @@ bool drop_index_recipe(const DropStmt *stmt, GdRecipe *r, const char **why) {
     return true;
 }
 
+// ---- REINDEX: the same, CONCURRENTLY ----
+
+// Whether name is one PostgreSQL gives the copies of index during REINDEX
+// CONCURRENTLY (ChooseRelationName(<index>, NULL, "ccnew" / "ccold"): the
+// index's name, cut to fit, then _ccnew or _ccold and perhaps a number).
+// index null: the copy of any index.
+bool is_reindex_copy(const char *name, const char *index) {
+    const char *cc = nullptr;
+    for (const char *p = strstr(name, "_cc"); p != nullptr; p = strstr(p + 1, "_cc"))
+        if (strncmp(p, "_ccnew", 6) == 0 || strncmp(p, "_ccold", 6) == 0) {
+            const char *q = p + 6;
+            while (isdigit(static_cast<unsigned char>(*q)))
+                q++;
+            if (*q == '\0')
+                cc = p;
+        }
+    if (cc == nullptr)
+        return false;
+    if (index == nullptr)
+        return true;
+    size_t prefix = static_cast<size_t>(cc - name);
+    if (prefix == strlen(index))
+        return strncmp(name, index, prefix) == 0;
+    // Cut to fit NAMEDATALEN: the whole name is as long as a name may be.
+    return prefix < strlen(index) && strlen(name) == NAMEDATALEN - 1 &&
+           strncmp(name, index, prefix) == 0;
+}
+
+// The invalid indexes of table named as REINDEX CONCURRENTLY's copies of
+// index (or of any index, when null): what an interrupted REINDEX
+// CONCURRENTLY leaves. Read from pg_index directly, which also lists the
+// indexes already marked dead.
+List *reindex_leftovers(Oid table, const char *index) {
+    List *found = NIL;
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(table));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        if (row->indisvalid)
+            continue;
+        char *name = get_rel_name(row->indexrelid);
+        if (name != nullptr && is_reindex_copy(name, index))
+            found = lappend_oid(found, row->indexrelid);
+    }
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+    return found;
+}
+
+// REINDEX INDEX / TABLE of one index or table: the same, CONCURRENTLY (top
+// level), after dropping (CONCURRENTLY) the invalid copies an interrupted
+// REINDEX CONCURRENTLY left, which PostgreSQL keeps otherwise.
+bool reindex_recipe(const ReindexStmt *stmt, GdRecipe *r, const char **why) {
+    if (stmt->relation == nullptr ||
+        (stmt->kind != REINDEX_OBJECT_INDEX && stmt->kind != REINDEX_OBJECT_TABLE)) {
+        *why = "apply runs REINDEX CONCURRENTLY for REINDEX INDEX or REINDEX TABLE of one "
+               "relation only.";
+        return false;
+    }
+    bool verbose = false;
+    ListCell *lc;
+    foreach (lc, stmt->params) {
+        auto *opt = lfirst_node(DefElem, lc);
+        if (strcmp(opt->defname, "verbose") == 0 && defGetBoolean(opt))
+            verbose = true;
+        else if (strcmp(opt->defname, "verbose") != 0) {
+            *why = "apply runs REINDEX CONCURRENTLY with no option but VERBOSE.";
+            return false;
+        }
+    }
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid)) {
+        *why = "The statement's relation could not be found again.";
+        return false;
+    }
+    bool index = stmt->kind == REINDEX_OBJECT_INDEX;
+    char kind = get_rel_relkind(relid);
+    Oid table = index ? IndexGetRelation(relid, true) : relid;
+    if ((index && kind != RELKIND_INDEX) ||
+        (!index && kind != RELKIND_RELATION && kind != RELKIND_MATVIEW) || !OidIsValid(table) ||
+        IsCatalogRelationOid(table)) {
+        *why = "apply runs REINDEX CONCURRENTLY for a plain table or materialized view, or one of "
+               "its indexes: reindex each partition in a statement of its own, and system "
+               "catalogs cannot be reindexed CONCURRENTLY.";
+        return false;
+    }
+    List *leftovers = reindex_leftovers(table, index ? get_rel_name(relid) : nullptr);
+    if (list_length(leftovers) > gd_max_recipe_steps - 1) {
+        *why = "An interrupted REINDEX CONCURRENTLY left more invalid indexes than apply drops in "
+               "one recipe: drop them with DROP INDEX CONCURRENTLY first.";
+        return false;
+    }
+    StringInfoData names;
+    initStringInfo(&names);
+    foreach (lc, leftovers) {
+        const char *qindex = qualified_relation(lfirst_oid(lc));
+        add_toplevel_step(r, psprintf("DROP INDEX CONCURRENTLY %s", qindex), nullptr);
+        appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", qindex);
+    }
+    if (leftovers != NIL)
+        r->note = psprintf("An interrupted REINDEX CONCURRENTLY left the invalid %s %s: %s first.",
+                           list_length(leftovers) == 1 ? "index" : "indexes", names.data,
+                           list_length(leftovers) == 1 ? "it is dropped" : "they are dropped");
+    const char *target = qualified_relation(relid);
+    add_toplevel_step(
+        r,
+        psprintf("REINDEX %s%s CONCURRENTLY %s", verbose ? "(VERBOSE) " : "",
+                 index ? "INDEX" : "TABLE", target),
+        psprintf("A failed REINDEX CONCURRENTLY leaves invalid indexes named <index>_ccnew or "
+                 "<index>_ccold on the table. Fix the cause and run the same apply again: it "
+                 "drops them and reindexes %s again.",
+                 target));
+    return true;
+}
+
+// ---- ALTER TABLE ... DETACH PARTITION: CONCURRENTLY, or FINALIZE ----
+
+// Whether partition is marked "detach pending" under parent: a DETACH
+// CONCURRENTLY was interrupted after its first transaction.
+bool detach_pending(Oid partition, Oid parent) {
+    bool pending = false;
+    Relation inherits = table_open(InheritsRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(partition));
+    SysScanDesc scan =
+        systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple));
+        if (row->inhparent == parent && row->inhdetachpending)
+            pending = true;
+    }
+    systable_endscan(scan);
+    table_close(inherits, AccessShareLock);
+    return pending;
+}
+
+bool detach_recipe(const AlterTableStmt *stmt, const AlterTableCmd *cmd, GdRecipe *r,
+                   const char **why) {
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid partition = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(partition)) {
+        *why = "The statement's table or partition could not be found again.";
+        return false;
+    }
+    const char *qparent = qualified_relation(parent);
+    const char *qpartition = qualified_relation(partition);
+    if (detach_pending(partition, parent)) {
+        r->note = psprintf("The partition %s is pending detach (an interrupted DETACH PARTITION "
+                           "CONCURRENTLY): the recipe finishes it with FINALIZE.",
+                           qpartition);
+        add_toplevel_step(
+            r, psprintf("ALTER TABLE %s DETACH PARTITION %s FINALIZE", qparent, qpartition),
+            nullptr);
+        return true;
+    }
+    Oid default_partition = get_default_partition_oid(parent);
+    if (OidIsValid(default_partition)) {
+        *why = psprintf("PostgreSQL cannot detach a partition CONCURRENTLY while the table has a "
+                        "DEFAULT partition (%s).",
+                        qualified_relation(default_partition));
+        return false;
+    }
+    add_toplevel_step(
+        r, psprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", qparent, qpartition),
+        psprintf("An interrupted DETACH PARTITION CONCURRENTLY leaves %s pending detach. Run the "
+                 "same apply again: it finishes the detach with FINALIZE.",
+                 qpartition));
+    return true;
+}
+
+// ---- REFRESH MATERIALIZED VIEW: CONCURRENTLY when PostgreSQL can ----
+
+// PostgreSQL refreshes a materialized view CONCURRENTLY only when it has a
+// unique index it can match rows with: valid, immediate, not partial, on
+// plain columns only.
+bool has_usable_unique_index(Oid matview) {
+    bool usable = false;
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(matview));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (!usable && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        if (!row->indisunique || !row->indimmediate || !row->indisvalid ||
+            !heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) || row->indnkeyatts <= 0)
+            continue;
+        bool columns_only = true;
+        for (int i = 0; i < row->indnkeyatts; i++)
+            columns_only = columns_only && row->indkey.values[i] > 0;
+        usable = columns_only;
+    }
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+    return usable;
+}
+
+bool refresh_recipe(const RefreshMatViewStmt *stmt, GdRecipe *r, const char **why) {
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_MATVIEW) {
+        *why = "The statement's materialized view could not be found again.";
+        return false;
+    }
+    if (stmt->skipData) {
+        *why = "WITH NO DATA empties the view: it has no CONCURRENTLY form.";
+        return false;
+    }
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    bool populated = HeapTupleIsValid(tuple) &&
+                     reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relispopulated;
+    if (HeapTupleIsValid(tuple))
+        ReleaseSysCache(tuple);
+    if (!populated) {
+        *why = "PostgreSQL refreshes a materialized view CONCURRENTLY only once it is populated: "
+               "populate it first (nobody can read it before).";
+        return false;
+    }
+    if (!has_usable_unique_index(relid)) {
+        *why = "PostgreSQL refreshes a materialized view CONCURRENTLY only when it has a unique "
+               "index on plain columns, without WHERE: create one (CONCURRENTLY) first.";
+        return false;
+    }
+    add_toplevel_step(
+        r, psprintf("REFRESH MATERIALIZED VIEW CONCURRENTLY %s", qualified_relation(relid)),
+        nullptr);
+    return true;
+}
+
 // The one command of an ALTER TABLE, or null (with *why) when it has more:
 // the recipe replaces a statement whole, and splitting a multi-command
 // ALTER TABLE changes what runs together.
@@ -618,6 +863,9 @@ bool gd_rule_has_recipe(RuleId rule) {
     case RuleId::CreateIndex:
     case RuleId::AddUniqueConstraint:
     case RuleId::DropIndex:
+    case RuleId::Reindex:
+    case RuleId::DetachPartition:
+    case RuleId::RefreshMaterializedView:
         return true;
     default:
         return false;
@@ -709,6 +957,28 @@ bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe
             return false;
         }
         return drop_index_recipe(castNode(DropStmt, stmt), recipe, why);
+    case RuleId::Reindex:
+        if (!IsA(stmt, ReindexStmt)) {
+            *why = "The recipe applies to REINDEX only.";
+            return false;
+        }
+        return reindex_recipe(castNode(ReindexStmt, stmt), recipe, why);
+    case RuleId::DetachPartition: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_DetachPartition || !IsA(cmd->def, PartitionCmd)) {
+            *why = "The recipe applies to DETACH PARTITION only.";
+            return false;
+        }
+        return detach_recipe(castNode(AlterTableStmt, stmt), cmd, recipe, why);
+    }
+    case RuleId::RefreshMaterializedView:
+        if (!IsA(stmt, RefreshMatViewStmt)) {
+            *why = "The recipe applies to REFRESH MATERIALIZED VIEW only.";
+            return false;
+        }
+        return refresh_recipe(castNode(RefreshMatViewStmt, stmt), recipe, why);
     default:
         *why = "This rule has no mechanical recipe: the change needs a decision only its author "
                "can make.";
