@@ -207,6 +207,18 @@ SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
 CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv');
 SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
 
+-- ADD COLUMN ... NOT NULL without a default: no mechanical recipe (the
+-- rows need values first, chosen by the author): GD001, and the NOTICE says
+-- what to do (backfill, then SET NOT NULL through apply). With a constant
+-- default the statement needs no scan and runs as it is; a default calling
+-- a user's function is blocked by another rule (worst assumed: a rewrite).
+CREATE FUNCTION ap_seven() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 7';
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN c int NOT NULL');
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN e int NOT NULL DEFAULT 0');
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN f int NOT NULL DEFAULT ap_seven()');
+SELECT attname, attnotnull FROM pg_attribute
+ WHERE attrelid = 'ap'::regclass AND attname IN ('c', 'e', 'f') ORDER BY attnum;
+
 -- Audit: every step has its row, with the recipe's id and statement; the
 -- README's review query.
 SELECT guarded_ddl.flush();
@@ -228,6 +240,7 @@ SET guarded_ddl.mode = off;
 DROP MATERIALIZED VIEW ap_mv, ap_mv_empty;
 DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk, ap_rx, ap_parts, ap_parts_1;
 DROP DOMAIN ap_pos;
+DROP FUNCTION ap_seven();
 DROP FUNCTION ap_call();
 RESET guarded_ddl.mode;
 DROP EXTENSION guarded_ddl;

@@ -835,6 +835,30 @@ bool refresh_recipe(const RefreshMatViewStmt *stmt, GdRecipe *r, const char **wh
     return true;
 }
 
+// ---- ALTER TABLE ... ADD COLUMN ... NOT NULL ----
+
+// The rule fires for a NOT NULL column PostgreSQL must check by a scan: one
+// with no default to fill the existing rows (with a constant default the
+// guard lets the statement run, metadata only; with a default that may
+// rewrite, another rule blocks it). Its rows need values first, which only
+// its author can choose: no mechanical recipe, and the reason says what to
+// do.
+bool add_column_not_null_recipe(const AlterTableStmt *stmt, const ColumnDef *def,
+                                const char **why) {
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid)) {
+        *why = "The statement's table could not be found again.";
+        return false;
+    }
+    const char *table = qualified_relation(relid);
+    *why = psprintf("A NOT NULL column without a default needs a value in every existing row "
+                    "first: add it nullable (or with a constant default, which needs no scan), "
+                    "fill it with CALL guarded_ddl.backfill('%s', ...), then run ALTER TABLE %s "
+                    "ALTER COLUMN %s SET NOT NULL through apply.",
+                    table, table, quote_identifier(def->colname));
+    return false;
+}
+
 // The one command of an ALTER TABLE, or null (with *why) when it has more:
 // the recipe replaces a statement whole, and splitting a multi-command
 // ALTER TABLE changes what runs together.
@@ -972,6 +996,17 @@ bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe
             return false;
         }
         return detach_recipe(castNode(AlterTableStmt, stmt), cmd, recipe, why);
+    }
+    case RuleId::AddColumnNotNull: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_AddColumn || !IsA(cmd->def, ColumnDef)) {
+            *why = "The recipe applies to ADD COLUMN only.";
+            return false;
+        }
+        return add_column_not_null_recipe(castNode(AlterTableStmt, stmt),
+                                          castNode(ColumnDef, cmd->def), why);
     }
     case RuleId::RefreshMaterializedView:
         if (!IsA(stmt, RefreshMatViewStmt)) {
