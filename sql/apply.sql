@@ -219,6 +219,61 @@ CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN f int NOT NULL DEFAULT ap_seve
 SELECT attname, attnotnull FROM pg_attribute
  WHERE attrelid = 'ap'::regclass AND attname IN ('c', 'e', 'f') ORDER BY attnum;
 
+-- ATTACH PARTITION: a CHECK matching the bound's partition constraint,
+-- added NOT VALID on the partition and validated, proves the bound, so the
+-- ATTACH itself does not scan; then the helper is dropped. Range, list, and
+-- a sub-partitioned parent (its own partition constraint is included).
+CREATE TABLE ap_att (id int, k text, v int) PARTITION BY RANGE (id);
+CREATE TABLE ap_att_1 (id int, k text, v int);
+INSERT INTO ap_att_1 SELECT g, 'a', g FROM generate_series(0, 999) g;
+CREATE TABLE ap_att_2 (v int, k text, id int);  -- columns in another order
+INSERT INTO ap_att_2 SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, g FROM generate_series(1000, 1999) g;
+CREATE TABLE ap_att_3 (id int, k text, v int) PARTITION BY LIST (k);
+CREATE TABLE ap_att_3a (id int, k text, v int);
+INSERT INTO ap_att_3a SELECT g, 'a', g FROM generate_series(2000, 2999) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_att', 'ap_att_1', 'ap_att_2', 'ap_att_3', 'ap_att_3a']::regclass[]) t;
+CALL guarded_ddl.apply($$
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_1 FOR VALUES FROM (MINVALUE) TO (1000);
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_3 FOR VALUES FROM (2000) TO (3000);
+$$);
+-- Into ap_att_3, itself a partition: its bound's constraint is part of the
+-- CHECK.
+CALL guarded_ddl.apply($$ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_3a FOR VALUES IN ('a', 'c')$$);
+SELECT c.oid::regclass AS partition, pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_class c WHERE c.relispartition AND c.relname LIKE 'ap_att%' ORDER BY 1::text;
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- Interrupted after the ATTACH: the rerun only drops the helper (PostgreSQL
+-- would refuse the statement itself: already a partition). The state is
+-- made with the guard off.
+SET guarded_ddl.mode = off;
+ALTER TABLE ap_att_2 ADD CONSTRAINT ap_att_2_partition_bound CHECK (id >= 1000 AND id < 2000);
+ALTER TABLE ap_att ATTACH PARTITION ap_att_2 FOR VALUES FROM (1000) TO (2000);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_2 FOR VALUES FROM (1000) TO (2000)');
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- A row outside the bound: VALIDATE fails with PostgreSQL's error, nothing
+-- is attached; once the row is gone the rerun reuses the helper.
+CREATE TABLE ap_att_4 (id int, k text, v int);
+INSERT INTO ap_att_4 SELECT g, 'a', g FROM generate_series(3000, 3999) g;
+INSERT INTO ap_att_4 VALUES (5000, 'a', 0);
+SELECT guarded_ddl.set_table_policy('ap_att_4', large => true);
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_4 FOR VALUES FROM (3000) TO (4000)');
+SELECT relispartition FROM pg_class WHERE oid = 'ap_att_4'::regclass;
+SET guarded_ddl.mode = off;
+DELETE FROM ap_att_4 WHERE id = 5000;
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_4 FOR VALUES FROM (3000) TO (4000)');
+SELECT relispartition FROM pg_class WHERE oid = 'ap_att_4'::regclass;
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- With a DEFAULT partition (scanned whatever the recipe does): GD001.
+CREATE TABLE ap_att_def PARTITION OF ap_att DEFAULT;
+CREATE TABLE ap_att_5 (id int, k text, v int);
+INSERT INTO ap_att_5 SELECT g, 'a', g FROM generate_series(4000, 4999) g;
+SELECT guarded_ddl.set_table_policy('ap_att_5', large => true);
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_5 FOR VALUES FROM (4000) TO (5000)');
+SELECT count(*) AS rows FROM ap_att;
+
 -- Audit: every step has its row, with the recipe's id and statement; the
 -- README's review query.
 SELECT guarded_ddl.flush();
@@ -238,7 +293,7 @@ SELECT count(*) AS ordinary_rows_with_recipe
 
 SET guarded_ddl.mode = off;
 DROP MATERIALIZED VIEW ap_mv, ap_mv_empty;
-DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk, ap_rx, ap_parts, ap_parts_1;
+DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk, ap_rx, ap_parts, ap_parts_1, ap_att, ap_att_5;
 DROP DOMAIN ap_pos;
 DROP FUNCTION ap_seven();
 DROP FUNCTION ap_call();

@@ -22,6 +22,11 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
 #include "utils/array.h"
@@ -835,6 +840,114 @@ bool refresh_recipe(const RefreshMatViewStmt *stmt, GdRecipe *r, const char **wh
     return true;
 }
 
+// ---- ALTER TABLE ... ATTACH PARTITION: a CHECK proves the bound first ----
+
+// The partition constraint the bound gives child under parent, as
+// ATExecAttachPartition computes it (get_qual_from_partbound, and the
+// parent's own partition constraint), written on child's columns.
+char *partition_constraint_text(Oid parent, Oid child, PartitionBoundSpec *bound,
+                                const char *query) {
+    Relation parent_rel = table_open(parent, AccessShareLock);
+    Relation child_rel = table_open(child, AccessShareLock);
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = query;
+    PartitionBoundSpec *spec = transformPartitionBound(
+        pstate, parent_rel, static_cast<PartitionBoundSpec *>(copyObjectImpl(bound)));
+    List *qual = list_concat(get_qual_from_partbound(parent_rel, spec),
+                             RelationGetPartitionQual(parent_rel));
+    qual = map_partition_varattnos(qual, 1, child_rel, parent_rel);
+    char *text =
+        qual == NIL
+            ? nullptr
+            : deparse_expression(reinterpret_cast<Node *>(make_ands_explicit(qual)),
+                                 deparse_context_for(get_rel_name(child), child), false, false);
+    free_parsestate(pstate);
+    table_close(child_rel, AccessShareLock);
+    table_close(parent_rel, AccessShareLock);
+    return text;
+}
+
+// The helper constraint of the ATTACH recipe on child.
+const char *attach_helper_name(Oid child) {
+    return makeObjectName(get_rel_name(child), nullptr, "partition_bound");
+}
+
+// ATTACH PARTITION: ADD CONSTRAINT <helper> CHECK (<the partition
+// constraint>) NOT VALID on the partition, VALIDATE (no blocking lock), the
+// ATTACH itself (PostgreSQL skips its scan: the valid CHECK implies the
+// partition constraint), DROP the helper.
+bool attach_recipe(const RawStmt *raw, const char *query, GdRecipe *r, const char **why) {
+    auto *stmt = castNode(AlterTableStmt, raw->stmt);
+    auto *cmd = linitial_node(AlterTableCmd, stmt->cmds);
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid child = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(child) || partcmd->bound == nullptr) {
+        *why = "The statement's table or partition could not be found again.";
+        return false;
+    }
+    if (partcmd->bound->is_default) {
+        *why = "A DEFAULT partition's constraint depends on every other partition: attach it "
+               "while it is small, or with a DBA's approval.";
+        return false;
+    }
+    if (get_rel_relkind(child) != RELKIND_RELATION &&
+        get_rel_relkind(child) != RELKIND_PARTITIONED_TABLE) {
+        *why = "apply runs the ATTACH recipe for a table only.";
+        return false;
+    }
+    Oid default_partition = get_default_partition_oid(parent);
+    if (OidIsValid(default_partition)) {
+        *why = psprintf("The table has a DEFAULT partition (%s), which ATTACH scans for rows of "
+                        "the new bound whatever the partition's constraints say.",
+                        qualified_relation(default_partition));
+        return false;
+    }
+    bool attached = get_rel_relispartition(child) && get_partition_parent(child, true) == parent;
+    char *check = partition_constraint_text(parent, child, partcmd->bound, query);
+    if (check == nullptr) {
+        *why = "The partition's bound gives no constraint to check.";
+        return false;
+    }
+    const char *helper = attach_helper_name(child);
+    const char *qhelper = quote_identifier(helper);
+    const char *qchild = qualified_relation(child);
+    int start, len;
+    gd_statement_span(query, raw, &start, &len);
+    r->note = psprintf("The helper constraint is \"%s\" on %s.", helper, qchild);
+    add_step(
+        r,
+        psprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", qchild, qhelper, check),
+        nullptr);
+    add_step(r, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", qchild, qhelper), nullptr);
+    add_step(r, pnstrdup(query + start, len), nullptr);
+    add_step(r, psprintf("ALTER TABLE %s DROP CONSTRAINT %s", qchild, qhelper), nullptr);
+    Oid conoid = get_relation_constraint_oid(child, helper, true);
+    bool helper_there = false;
+    if (OidIsValid(conoid)) {
+        HeapTuple tuple;
+        Form_pg_constraint row = constraint_row(conoid, &tuple);
+        if (row != nullptr) {
+            helper_there = row->contype == CONSTRAINT_CHECK;
+            if (helper_there) {
+                r->steps[0].done = psprintf("helper constraint \"%s\" exists", helper);
+                if (row->convalidated)
+                    r->steps[1].done = psprintf("helper constraint \"%s\" is valid", helper);
+            }
+            ReleaseSysCache(tuple);
+        }
+    }
+    if (attached) {
+        for (int i = 0; i < 3; i++)
+            if (r->steps[i].done == nullptr)
+                r->steps[i].done =
+                    psprintf("%s is a partition of %s already", qchild, qualified_relation(parent));
+        if (!helper_there)
+            r->steps[3].done = psprintf("no helper constraint \"%s\" is left", helper);
+    }
+    return true;
+}
+
 // ---- ALTER TABLE ... ADD COLUMN ... NOT NULL ----
 
 // The rule fires for a NOT NULL column PostgreSQL must check by a scan: one
@@ -890,6 +1003,7 @@ bool gd_rule_has_recipe(RuleId rule) {
     case RuleId::Reindex:
     case RuleId::DetachPartition:
     case RuleId::RefreshMaterializedView:
+    case RuleId::AttachPartitionScan:
         return true;
     default:
         return false;
@@ -912,7 +1026,24 @@ bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe,
         return recipe->steps[recipe->n - 1].done != nullptr || recipe->n > 1;
     }
     const AlterTableCmd *cmd = single_command(raw->stmt, &why);
-    if (cmd == nullptr || cmd->subtype != AT_SetNotNull)
+    if (cmd == nullptr)
+        return false;
+    // ATTACH PARTITION whose recipe attached the partition but left its
+    // helper CHECK: PostgreSQL refuses the statement (already a partition),
+    // so no rule blocks it; the recipe drops the helper.
+    if (cmd->subtype == AT_AttachPartition && IsA(cmd->def, PartitionCmd)) {
+        Oid parent = RangeVarGetRelid(castNode(AlterTableStmt, raw->stmt)->relation, NoLock, true);
+        Oid child = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
+        if (!OidIsValid(parent) || !OidIsValid(child) || !get_rel_relispartition(child) ||
+            get_partition_parent(child, true) != parent ||
+            !OidIsValid(get_relation_constraint_oid(child, attach_helper_name(child), true)))
+            return false;
+        if (!attach_recipe(raw, query, recipe, &why))
+            return false;
+        *rule = RuleId::AttachPartitionScan;
+        return recipe->steps[2].done != nullptr && recipe->steps[3].done == nullptr;
+    }
+    if (cmd->subtype != AT_SetNotNull)
         return false;
     auto *stmt = castNode(AlterTableStmt, raw->stmt);
     if (!set_not_null_recipe(stmt, cmd, recipe, &why))
@@ -1007,6 +1138,16 @@ bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe
         }
         return add_column_not_null_recipe(castNode(AlterTableStmt, stmt),
                                           castNode(ColumnDef, cmd->def), why);
+    }
+    case RuleId::AttachPartitionScan: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_AttachPartition || !IsA(cmd->def, PartitionCmd)) {
+            *why = "The recipe applies to ATTACH PARTITION only.";
+            return false;
+        }
+        return attach_recipe(raw, query, recipe, why);
     }
     case RuleId::RefreshMaterializedView:
         if (!IsA(stmt, RefreshMatViewStmt)) {
