@@ -1,8 +1,8 @@
 -- CALL guarded_ddl.apply(sql): allowed statements run as they are, each in
 -- its own transaction; a statement a rule blocks runs as its recipe when the
--- rule has one (add_check_constraint, add_foreign_key, set_not_null_scan,
--- alter_domain_add_constraint), and raises GD001 otherwise. The final
--- catalog state is what the blocked statement would have produced.
+-- rule has one (each rule of the README's table), and raises GD001
+-- otherwise. The final catalog state is what the blocked statement would
+-- have produced.
 CREATE EXTENSION guarded_ddl;
 \set VERBOSITY default
 
