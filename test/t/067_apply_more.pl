@@ -4,7 +4,8 @@
 # <index>_ccnew copies: the rerun drops them and reindexes. An interrupted
 # DETACH PARTITION CONCURRENTLY leaves the partition "detach pending": the
 # rerun finishes it with FINALIZE. A REFRESH CONCURRENTLY does not wait for
-# the view's readers.
+# the view's readers. The ATTACH PARTITION recipe scans the partition once,
+# in VALIDATE, and the ATTACH itself not at all.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -143,6 +144,41 @@ like($err, qr/canceling statement due to lock timeout/,
     'control: a plain REFRESH waits for the reader');
 $reader->query_safe('COMMIT');
 $reader->quit;
+
+# ---- ATTACH PARTITION: the partition is scanned once, by VALIDATE ----
+$node->safe_psql('postgres', q{
+CREATE TABLE att (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE att_1 (id int, v int);
+CREATE TABLE att_2 (id int, v int);
+INSERT INTO att_1 SELECT g, g FROM generate_series(0, 9999) g;
+INSERT INTO att_2 SELECT g, g FROM generate_series(10000, 19999) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['att', 'att_1', 'att_2']::regclass[]) t;
+});
+sub seq_scans
+{
+    my ($table) = @_;
+    return $node->safe_psql('postgres',
+        "SELECT seq_scan FROM pg_stat_user_tables WHERE relid = '$table'::regclass");
+}
+my $scans_before = seq_scans('att_1');
+($ret, $out, $err) = $node->psql('postgres',
+    q{CALL guarded_ddl.apply('ALTER TABLE att ATTACH PARTITION att_1 FOR VALUES FROM (0) TO (10000)');}
+    . q{SELECT pg_stat_force_next_flush()});
+is($ret, 0, 'attach: apply succeeds');
+like($err, qr/step 3 of 4: ALTER TABLE att ATTACH PARTITION att_1 .*step 4 of 4: ALTER TABLE public\.att_1 DROP CONSTRAINT att_1_partition_bound/s,
+    'attach: CHECK, VALIDATE, ATTACH, DROP the helper');
+is(seq_scans('att_1') - $scans_before, 1, 'attach: att_1 was scanned once (by VALIDATE), not by ATTACH');
+is($node->safe_psql('postgres', q{
+    SELECT relispartition || ':' || (SELECT count(*) FROM pg_constraint WHERE conrelid = 'att_1'::regclass)
+      FROM pg_class WHERE oid = 'att_1'::regclass}),
+    'true:0', 'attach: att_1 is a partition, no helper left');
+# Control: a plain ATTACH scans the partition (the counter sees it).
+$scans_before = seq_scans('att_2');
+$node->safe_psql('postgres', q{SET guarded_ddl.mode = off;
+    ALTER TABLE att ATTACH PARTITION att_2 FOR VALUES FROM (10000) TO (20000);
+    SELECT pg_stat_force_next_flush()});
+is(seq_scans('att_2') - $scans_before, 1, 'control: a plain ATTACH scans the partition');
 
 $node->stop;
 done_testing();
