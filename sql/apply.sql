@@ -272,6 +272,9 @@ CREATE TABLE ap_att_5 (id int, k text, v int);
 INSERT INTO ap_att_5 SELECT g, 'a', g FROM generate_series(4000, 4999) g;
 SELECT guarded_ddl.set_table_policy('ap_att_5', large => true);
 CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_5 FOR VALUES FROM (4000) TO (5000)');
+-- A bound with an expression: no recipe (it would call ap_seven() before
+-- the ATTACH does): GD001.
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_5 FOR VALUES FROM (4000) TO (ap_seven() * 1000 - 2000)');
 SELECT count(*) AS rows FROM ap_att;
 
 -- Audit: every step has its row, with the recipe's id and statement; the

@@ -867,6 +867,26 @@ char *partition_constraint_text(Oid parent, Oid child, PartitionBoundSpec *bound
     return text;
 }
 
+// Whether every value of the bound is a literal (perhaps cast), MINVALUE or
+// MAXVALUE: the recipe computes the partition constraint before the ATTACH
+// runs, and an expression in a bound could call a user's function, which
+// the recipe never does.
+bool bound_values_are_literals(const PartitionBoundSpec *bound) {
+    List *lists[] = {bound->listdatums, bound->lowerdatums, bound->upperdatums};
+    for (List *values : lists) {
+        ListCell *lc;
+        foreach (lc, values) {
+            Node *value = static_cast<Node *>(lfirst(lc));
+            if (IsA(value, TypeCast))
+                value = castNode(TypeCast, value)->arg;
+            if (!IsA(value, A_Const) &&
+                !(IsA(value, ColumnRef) && list_length(castNode(ColumnRef, value)->fields) == 1))
+                return false;
+        }
+    }
+    return true;
+}
+
 // The helper constraint of the ATTACH recipe on child.
 const char *attach_helper_name(Oid child) {
     return makeObjectName(get_rel_name(child), nullptr, "partition_bound");
@@ -894,6 +914,12 @@ bool attach_recipe(const RawStmt *raw, const char *query, GdRecipe *r, const cha
     if (get_rel_relkind(child) != RELKIND_RELATION &&
         get_rel_relkind(child) != RELKIND_PARTITIONED_TABLE) {
         *why = "apply runs the ATTACH recipe for a table only.";
+        return false;
+    }
+    if (!bound_values_are_literals(partcmd->bound)) {
+        *why = "apply runs the ATTACH recipe for a bound of literal values only: the recipe "
+               "computes the partition constraint first, and never calls a function of the "
+               "bound.";
         return false;
     }
     Oid default_partition = get_default_partition_oid(parent);
