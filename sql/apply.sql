@@ -1,8 +1,8 @@
 -- CALL guarded_ddl.apply(sql): allowed statements run as they are, each in
 -- its own transaction; a statement a rule blocks runs as its recipe when the
--- rule has one (add_check_constraint, add_foreign_key, set_not_null_scan,
--- alter_domain_add_constraint), and raises GD001 otherwise. The final
--- catalog state is what the blocked statement would have produced.
+-- rule has one (each rule of the README's table), and raises GD001
+-- otherwise. The final catalog state is what the blocked statement would
+-- have produced.
 CREATE EXTENSION guarded_ddl;
 \set VERBOSITY default
 
@@ -137,6 +137,146 @@ CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (v)');
 CALL guarded_ddl.apply('ALTER TABLE ap_nopk ADD PRIMARY KEY (id)');
 SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conrelid = 'ap_nopk'::regclass;
 
+-- REINDEX INDEX / TABLE runs CONCURRENTLY (top level). The invalid copies
+-- an interrupted REINDEX CONCURRENTLY leaves (<index>_ccnew, _ccold) are
+-- dropped CONCURRENTLY first; here they are made as invalid indexes of those
+-- names by CONCURRENTLY builds that fail on duplicates.
+CREATE TABLE ap_rx (id int, v int, w int);
+INSERT INTO ap_rx SELECT g, g % 10, g FROM generate_series(1, 1000) g;
+SET guarded_ddl.mode = off;
+CREATE INDEX ap_rx_v_idx ON ap_rx (v);
+CREATE INDEX ap_rx_w_idx ON ap_rx (w);
+RESET guarded_ddl.mode;
+SELECT guarded_ddl.set_table_policy('ap_rx', large => true);
+\set VERBOSITY terse
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_v_idx_ccnew ON ap_rx (v);
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_v_idx_ccold1 ON ap_rx (v);
+CREATE UNIQUE INDEX CONCURRENTLY ap_rx_w_idx_ccnew ON ap_rx (v);
+\set VERBOSITY default
+SELECT 'ap_rx_v_idx'::regclass::oid AS v_before, 'ap_rx_w_idx'::regclass::oid AS w_before \gset
+CALL guarded_ddl.apply('REINDEX INDEX ap_rx_v_idx');
+-- v's copies are gone, w's is still there; v was rebuilt, w not.
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'ap_rx'::regclass ORDER BY indexrelid::regclass::text;
+SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
+       'ap_rx_w_idx'::regclass::oid <> :w_before AS w_rebuilt;
+SELECT 'ap_rx_v_idx'::regclass::oid AS v_before \gset
+CALL guarded_ddl.apply('REINDEX (VERBOSE) TABLE ap_rx');
+SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
+ WHERE indrelid = 'ap_rx'::regclass ORDER BY indexrelid::regclass::text;
+SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
+       'ap_rx_w_idx'::regclass::oid <> :w_before AS w_rebuilt;
+
+-- DETACH PARTITION runs CONCURRENTLY (top level), unless the table has a
+-- DEFAULT partition (PostgreSQL refuses CONCURRENTLY then): GD001.
+CREATE TABLE ap_parts (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE ap_parts_1 PARTITION OF ap_parts FOR VALUES FROM (0) TO (1000);
+CREATE TABLE ap_parts_2 PARTITION OF ap_parts FOR VALUES FROM (1000) TO (2000);
+INSERT INTO ap_parts SELECT g, g FROM generate_series(0, 1999) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_parts', 'ap_parts_1', 'ap_parts_2']::regclass[]) t;
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_1');
+SELECT inhrelid::regclass AS partition, inhdetachpending FROM pg_inherits
+ WHERE inhparent = 'ap_parts'::regclass ORDER BY 1::text;
+SELECT relispartition FROM pg_class WHERE oid = 'ap_parts_1'::regclass;
+CREATE TABLE ap_parts_def PARTITION OF ap_parts DEFAULT;
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_2');
+SELECT inhrelid::regclass AS partition FROM pg_inherits
+ WHERE inhparent = 'ap_parts'::regclass ORDER BY 1::text;
+
+-- REFRESH MATERIALIZED VIEW runs CONCURRENTLY (top level) when the view is
+-- populated and has a unique index on plain columns; otherwise GD001.
+CREATE MATERIALIZED VIEW ap_mv AS SELECT id, a FROM ap;
+CREATE MATERIALIZED VIEW ap_mv_empty AS SELECT id FROM ap WITH NO DATA;
+SET guarded_ddl.mode = off;
+CREATE UNIQUE INDEX ap_mv_empty_id ON ap_mv_empty (id);
+CREATE UNIQUE INDEX ap_mv_partial ON ap_mv (id) WHERE id > 5;
+RESET guarded_ddl.mode;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_mv', 'ap_mv_empty']::regclass[]) t;
+SET guarded_ddl.mode = off;
+INSERT INTO ap (id, a, b) VALUES (5000, 1, 1);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv');
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv_empty');
+SET guarded_ddl.mode = off;
+CREATE UNIQUE INDEX ap_mv_id ON ap_mv (id);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv WITH NO DATA');
+SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
+CALL guarded_ddl.apply('REFRESH MATERIALIZED VIEW ap_mv');
+SELECT count(*) AS mv_has_5000 FROM ap_mv WHERE id = 5000;
+
+-- ADD COLUMN ... NOT NULL without a default: no mechanical recipe (the
+-- rows need values first, chosen by the author): GD001, and the NOTICE says
+-- what to do (backfill, then SET NOT NULL through apply). With a constant
+-- default the statement needs no scan and runs as it is; a default calling
+-- a user's function is blocked by another rule (worst assumed: a rewrite).
+CREATE FUNCTION ap_seven() RETURNS int IMMUTABLE LANGUAGE sql AS 'SELECT 7';
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN c int NOT NULL');
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN e int NOT NULL DEFAULT 0');
+CALL guarded_ddl.apply('ALTER TABLE ap ADD COLUMN f int NOT NULL DEFAULT ap_seven()');
+SELECT attname, attnotnull FROM pg_attribute
+ WHERE attrelid = 'ap'::regclass AND attname IN ('c', 'e', 'f') ORDER BY attnum;
+
+-- ATTACH PARTITION: a CHECK matching the bound's partition constraint,
+-- added NOT VALID on the partition and validated, proves the bound, so the
+-- ATTACH itself does not scan; then the helper is dropped. Range, list, and
+-- a sub-partitioned parent (its own partition constraint is included).
+CREATE TABLE ap_att (id int, k text, v int) PARTITION BY RANGE (id);
+CREATE TABLE ap_att_1 (id int, k text, v int);
+INSERT INTO ap_att_1 SELECT g, 'a', g FROM generate_series(0, 999) g;
+CREATE TABLE ap_att_2 (v int, k text, id int);  -- columns in another order
+INSERT INTO ap_att_2 SELECT g, CASE WHEN g % 2 = 0 THEN 'a' ELSE 'b' END, g FROM generate_series(1000, 1999) g;
+CREATE TABLE ap_att_3 (id int, k text, v int) PARTITION BY LIST (k);
+CREATE TABLE ap_att_3a (id int, k text, v int);
+INSERT INTO ap_att_3a SELECT g, 'a', g FROM generate_series(2000, 2999) g;
+SELECT guarded_ddl.set_table_policy(t, large => true)
+  FROM unnest(ARRAY['ap_att', 'ap_att_1', 'ap_att_2', 'ap_att_3', 'ap_att_3a']::regclass[]) t;
+CALL guarded_ddl.apply($$
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_1 FOR VALUES FROM (MINVALUE) TO (1000);
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_3 FOR VALUES FROM (2000) TO (3000);
+$$);
+-- Into ap_att_3, itself a partition: its bound's constraint is part of the
+-- CHECK.
+CALL guarded_ddl.apply($$ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_3a FOR VALUES IN ('a', 'c')$$);
+SELECT c.oid::regclass AS partition, pg_get_expr(c.relpartbound, c.oid) AS bound
+  FROM pg_class c WHERE c.relispartition AND c.relname LIKE 'ap_att%' ORDER BY 1::text;
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- Interrupted after the ATTACH: the rerun only drops the helper (PostgreSQL
+-- would refuse the statement itself: already a partition). The state is
+-- made with the guard off.
+SET guarded_ddl.mode = off;
+ALTER TABLE ap_att_2 ADD CONSTRAINT ap_att_2_partition_bound CHECK (id >= 1000 AND id < 2000);
+ALTER TABLE ap_att ATTACH PARTITION ap_att_2 FOR VALUES FROM (1000) TO (2000);
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_2 FOR VALUES FROM (1000) TO (2000)');
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- A row outside the bound: VALIDATE fails with PostgreSQL's error, nothing
+-- is attached; once the row is gone the rerun reuses the helper.
+CREATE TABLE ap_att_4 (id int, k text, v int);
+INSERT INTO ap_att_4 SELECT g, 'a', g FROM generate_series(3000, 3999) g;
+INSERT INTO ap_att_4 VALUES (5000, 'a', 0);
+SELECT guarded_ddl.set_table_policy('ap_att_4', large => true);
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_4 FOR VALUES FROM (3000) TO (4000)');
+SELECT relispartition FROM pg_class WHERE oid = 'ap_att_4'::regclass;
+SET guarded_ddl.mode = off;
+DELETE FROM ap_att_4 WHERE id = 5000;
+RESET guarded_ddl.mode;
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_4 FOR VALUES FROM (3000) TO (4000)');
+SELECT relispartition FROM pg_class WHERE oid = 'ap_att_4'::regclass;
+SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- With a DEFAULT partition (scanned whatever the recipe does): GD001.
+CREATE TABLE ap_att_def PARTITION OF ap_att DEFAULT;
+CREATE TABLE ap_att_5 (id int, k text, v int);
+INSERT INTO ap_att_5 SELECT g, 'a', g FROM generate_series(4000, 4999) g;
+SELECT guarded_ddl.set_table_policy('ap_att_5', large => true);
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_5 FOR VALUES FROM (4000) TO (5000)');
+-- A bound with an expression: no recipe (it would call ap_seven() before
+-- the ATTACH does): GD001.
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_5 FOR VALUES FROM (4000) TO (ap_seven() * 1000 - 2000)');
+SELECT count(*) AS rows FROM ap_att;
+
 -- Audit: every step has its row, with the recipe's id and statement; the
 -- README's review query.
 SELECT guarded_ddl.flush();
@@ -155,8 +295,10 @@ SELECT count(*) AS ordinary_rows_with_recipe
   FROM guarded_ddl.ddl_log WHERE recipe_id IS NULL AND recipe_statement IS NOT NULL;
 
 SET guarded_ddl.mode = off;
-DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk;
+DROP MATERIALIZED VIEW ap_mv, ap_mv_empty;
+DROP TABLE ap, ap_parent, ap_dom, ap_small, ap_before, ap_nopk, ap_rx, ap_parts, ap_parts_1, ap_att, ap_att_5;
 DROP DOMAIN ap_pos;
+DROP FUNCTION ap_seven();
 DROP FUNCTION ap_call();
 RESET guarded_ddl.mode;
 DROP EXTENSION guarded_ddl;

@@ -3,7 +3,16 @@
 #include "pg/sql_text.hpp"
 
 extern "C" {
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/partition.h"
+#include "partitioning/partdesc.h"
+#include "utils/fmgroids.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
@@ -13,6 +22,11 @@ extern "C" {
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parse_type.h"
+#include "parser/parse_utilcmd.h"
+#include "partitioning/partbounds.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
 #include "utils/array.h"
@@ -590,6 +604,400 @@ bool drop_index_recipe(const DropStmt *stmt, GdRecipe *r, const char **why) {
     return true;
 }
 
+// ---- REINDEX: the same, CONCURRENTLY ----
+
+// Whether name is one PostgreSQL gives the copies of index during REINDEX
+// CONCURRENTLY (ChooseRelationName(<index>, NULL, "ccnew" / "ccold"): the
+// index's name, cut to fit, then _ccnew or _ccold and perhaps a number).
+// index null: the copy of any index.
+bool is_reindex_copy(const char *name, const char *index) {
+    const char *cc = nullptr;
+    for (const char *p = strstr(name, "_cc"); p != nullptr; p = strstr(p + 1, "_cc"))
+        if (strncmp(p, "_ccnew", 6) == 0 || strncmp(p, "_ccold", 6) == 0) {
+            const char *q = p + 6;
+            while (isdigit(static_cast<unsigned char>(*q)))
+                q++;
+            if (*q == '\0')
+                cc = p;
+        }
+    if (cc == nullptr)
+        return false;
+    if (index == nullptr)
+        return true;
+    size_t prefix = static_cast<size_t>(cc - name);
+    if (prefix == strlen(index))
+        return strncmp(name, index, prefix) == 0;
+    // Cut to fit NAMEDATALEN: the whole name is as long as a name may be.
+    return prefix < strlen(index) && strlen(name) == NAMEDATALEN - 1 &&
+           strncmp(name, index, prefix) == 0;
+}
+
+// The invalid indexes of table named as REINDEX CONCURRENTLY's copies of
+// index (or of any index, when null): what an interrupted REINDEX
+// CONCURRENTLY leaves. Read from pg_index directly, which also lists the
+// indexes already marked dead.
+List *reindex_leftovers(Oid table, const char *index) {
+    List *found = NIL;
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(table));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        if (row->indisvalid)
+            continue;
+        char *name = get_rel_name(row->indexrelid);
+        if (name != nullptr && is_reindex_copy(name, index))
+            found = lappend_oid(found, row->indexrelid);
+    }
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+    return found;
+}
+
+// REINDEX INDEX / TABLE of one index or table: the same, CONCURRENTLY (top
+// level), after dropping (CONCURRENTLY) the invalid copies an interrupted
+// REINDEX CONCURRENTLY left, which PostgreSQL keeps otherwise.
+bool reindex_recipe(const ReindexStmt *stmt, GdRecipe *r, const char **why) {
+    if (stmt->relation == nullptr ||
+        (stmt->kind != REINDEX_OBJECT_INDEX && stmt->kind != REINDEX_OBJECT_TABLE)) {
+        *why = "apply runs REINDEX CONCURRENTLY for REINDEX INDEX or REINDEX TABLE of one "
+               "relation only.";
+        return false;
+    }
+    bool verbose = false;
+    ListCell *lc;
+    foreach (lc, stmt->params) {
+        auto *opt = lfirst_node(DefElem, lc);
+        if (strcmp(opt->defname, "verbose") == 0 && defGetBoolean(opt))
+            verbose = true;
+        else if (strcmp(opt->defname, "verbose") != 0) {
+            *why = "apply runs REINDEX CONCURRENTLY with no option but VERBOSE.";
+            return false;
+        }
+    }
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid)) {
+        *why = "The statement's relation could not be found again.";
+        return false;
+    }
+    bool index = stmt->kind == REINDEX_OBJECT_INDEX;
+    char kind = get_rel_relkind(relid);
+    Oid table = index ? IndexGetRelation(relid, true) : relid;
+    if ((index && kind != RELKIND_INDEX) ||
+        (!index && kind != RELKIND_RELATION && kind != RELKIND_MATVIEW) || !OidIsValid(table) ||
+        IsCatalogRelationOid(table)) {
+        *why = "apply runs REINDEX CONCURRENTLY for a plain table or materialized view, or one of "
+               "its indexes: reindex each partition in a statement of its own, and system "
+               "catalogs cannot be reindexed CONCURRENTLY.";
+        return false;
+    }
+    List *leftovers = reindex_leftovers(table, index ? get_rel_name(relid) : nullptr);
+    if (list_length(leftovers) > gd_max_recipe_steps - 1) {
+        *why = "An interrupted REINDEX CONCURRENTLY left more invalid indexes than apply drops in "
+               "one recipe: drop them with DROP INDEX CONCURRENTLY first.";
+        return false;
+    }
+    StringInfoData names;
+    initStringInfo(&names);
+    foreach (lc, leftovers) {
+        const char *qindex = qualified_relation(lfirst_oid(lc));
+        add_toplevel_step(r, psprintf("DROP INDEX CONCURRENTLY %s", qindex), nullptr);
+        appendStringInfo(&names, "%s%s", names.len > 0 ? ", " : "", qindex);
+    }
+    if (leftovers != NIL)
+        r->note = psprintf("An interrupted REINDEX CONCURRENTLY left the invalid %s %s: %s first.",
+                           list_length(leftovers) == 1 ? "index" : "indexes", names.data,
+                           list_length(leftovers) == 1 ? "it is dropped" : "they are dropped");
+    const char *target = qualified_relation(relid);
+    add_toplevel_step(
+        r,
+        psprintf("REINDEX %s%s CONCURRENTLY %s", verbose ? "(VERBOSE) " : "",
+                 index ? "INDEX" : "TABLE", target),
+        psprintf("A failed REINDEX CONCURRENTLY leaves invalid indexes named <index>_ccnew or "
+                 "<index>_ccold on the table. Fix the cause and run the same apply again: it "
+                 "drops them and reindexes %s again.",
+                 target));
+    return true;
+}
+
+// ---- ALTER TABLE ... DETACH PARTITION: CONCURRENTLY, or FINALIZE ----
+
+// Whether partition is marked "detach pending" under parent: a DETACH
+// CONCURRENTLY was interrupted after its first transaction.
+bool detach_pending(Oid partition, Oid parent) {
+    bool pending = false;
+    Relation inherits = table_open(InheritsRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(partition));
+    SysScanDesc scan =
+        systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple));
+        if (row->inhparent == parent && row->inhdetachpending)
+            pending = true;
+    }
+    systable_endscan(scan);
+    table_close(inherits, AccessShareLock);
+    return pending;
+}
+
+bool detach_recipe(const AlterTableStmt *stmt, const AlterTableCmd *cmd, GdRecipe *r,
+                   const char **why) {
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid partition = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(partition)) {
+        *why = "The statement's table or partition could not be found again.";
+        return false;
+    }
+    const char *qparent = qualified_relation(parent);
+    const char *qpartition = qualified_relation(partition);
+    if (detach_pending(partition, parent)) {
+        r->note = psprintf("The partition %s is pending detach (an interrupted DETACH PARTITION "
+                           "CONCURRENTLY): the recipe finishes it with FINALIZE.",
+                           qpartition);
+        add_toplevel_step(
+            r, psprintf("ALTER TABLE %s DETACH PARTITION %s FINALIZE", qparent, qpartition),
+            nullptr);
+        return true;
+    }
+    Oid default_partition = get_default_partition_oid(parent);
+    if (OidIsValid(default_partition)) {
+        *why = psprintf("PostgreSQL cannot detach a partition CONCURRENTLY while the table has a "
+                        "DEFAULT partition (%s).",
+                        qualified_relation(default_partition));
+        return false;
+    }
+    add_toplevel_step(
+        r, psprintf("ALTER TABLE %s DETACH PARTITION %s CONCURRENTLY", qparent, qpartition),
+        psprintf("An interrupted DETACH PARTITION CONCURRENTLY leaves %s pending detach. Run the "
+                 "same apply again: it finishes the detach with FINALIZE.",
+                 qpartition));
+    return true;
+}
+
+// ---- REFRESH MATERIALIZED VIEW: CONCURRENTLY when PostgreSQL can ----
+
+// PostgreSQL refreshes a materialized view CONCURRENTLY only when it has a
+// unique index it can match rows with: valid, immediate, not partial, on
+// plain columns only.
+bool has_usable_unique_index(Oid matview) {
+    bool usable = false;
+    Relation pg_index = table_open(IndexRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(matview));
+    SysScanDesc scan = systable_beginscan(pg_index, IndexIndrelidIndexId, true, nullptr, 1, &key);
+    HeapTuple tuple;
+    while (!usable && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto *row = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        if (!row->indisunique || !row->indimmediate || !row->indisvalid ||
+            !heap_attisnull(tuple, Anum_pg_index_indpred, nullptr) || row->indnkeyatts <= 0)
+            continue;
+        bool columns_only = true;
+        for (int i = 0; i < row->indnkeyatts; i++)
+            columns_only = columns_only && row->indkey.values[i] > 0;
+        usable = columns_only;
+    }
+    systable_endscan(scan);
+    table_close(pg_index, AccessShareLock);
+    return usable;
+}
+
+bool refresh_recipe(const RefreshMatViewStmt *stmt, GdRecipe *r, const char **why) {
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_MATVIEW) {
+        *why = "The statement's materialized view could not be found again.";
+        return false;
+    }
+    if (stmt->skipData) {
+        *why = "WITH NO DATA empties the view: it has no CONCURRENTLY form.";
+        return false;
+    }
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    bool populated = HeapTupleIsValid(tuple) &&
+                     reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relispopulated;
+    if (HeapTupleIsValid(tuple))
+        ReleaseSysCache(tuple);
+    if (!populated) {
+        *why = "PostgreSQL refreshes a materialized view CONCURRENTLY only once it is populated: "
+               "populate it first (nobody can read it before).";
+        return false;
+    }
+    if (!has_usable_unique_index(relid)) {
+        *why = "PostgreSQL refreshes a materialized view CONCURRENTLY only when it has a unique "
+               "index on plain columns, without WHERE: create one (CONCURRENTLY) first.";
+        return false;
+    }
+    add_toplevel_step(
+        r, psprintf("REFRESH MATERIALIZED VIEW CONCURRENTLY %s", qualified_relation(relid)),
+        nullptr);
+    return true;
+}
+
+// ---- ALTER TABLE ... ATTACH PARTITION: a CHECK proves the bound first ----
+
+// The partition constraint the bound gives child under parent, as
+// ATExecAttachPartition computes it (get_qual_from_partbound, and the
+// parent's own partition constraint), written on child's columns.
+char *partition_constraint_text(Oid parent, Oid child, PartitionBoundSpec *bound,
+                                const char *query) {
+    Relation parent_rel = table_open(parent, AccessShareLock);
+    Relation child_rel = table_open(child, AccessShareLock);
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = query;
+    PartitionBoundSpec *spec = transformPartitionBound(
+        pstate, parent_rel, static_cast<PartitionBoundSpec *>(copyObjectImpl(bound)));
+    List *qual = list_concat(get_qual_from_partbound(parent_rel, spec),
+                             RelationGetPartitionQual(parent_rel));
+    qual = map_partition_varattnos(qual, 1, child_rel, parent_rel);
+    char *text =
+        qual == NIL
+            ? nullptr
+            : deparse_expression(reinterpret_cast<Node *>(make_ands_explicit(qual)),
+                                 deparse_context_for(get_rel_name(child), child), false, false);
+    free_parsestate(pstate);
+    table_close(child_rel, AccessShareLock);
+    table_close(parent_rel, AccessShareLock);
+    return text;
+}
+
+// Whether every value of the bound is a literal (perhaps cast), MINVALUE or
+// MAXVALUE: the recipe computes the partition constraint before the ATTACH
+// runs, and an expression in a bound could call a user's function, which
+// the recipe never does.
+bool bound_values_are_literals(const PartitionBoundSpec *bound) {
+    List *lists[] = {bound->listdatums, bound->lowerdatums, bound->upperdatums};
+    for (List *values : lists) {
+        ListCell *lc;
+        foreach (lc, values) {
+            Node *value = static_cast<Node *>(lfirst(lc));
+            if (IsA(value, TypeCast))
+                value = castNode(TypeCast, value)->arg;
+            if (!IsA(value, A_Const) &&
+                !(IsA(value, ColumnRef) && list_length(castNode(ColumnRef, value)->fields) == 1))
+                return false;
+        }
+    }
+    return true;
+}
+
+// The helper constraint of the ATTACH recipe on child.
+const char *attach_helper_name(Oid child) {
+    return makeObjectName(get_rel_name(child), nullptr, "partition_bound");
+}
+
+// ATTACH PARTITION: ADD CONSTRAINT <helper> CHECK (<the partition
+// constraint>) NOT VALID on the partition, VALIDATE (no blocking lock), the
+// ATTACH itself (PostgreSQL skips its scan: the valid CHECK implies the
+// partition constraint), DROP the helper.
+bool attach_recipe(const RawStmt *raw, const char *query, GdRecipe *r, const char **why) {
+    auto *stmt = castNode(AlterTableStmt, raw->stmt);
+    auto *cmd = linitial_node(AlterTableCmd, stmt->cmds);
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid child = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(child) || partcmd->bound == nullptr) {
+        *why = "The statement's table or partition could not be found again.";
+        return false;
+    }
+    if (partcmd->bound->is_default) {
+        *why = "A DEFAULT partition's constraint depends on every other partition: attach it "
+               "while it is small, or with a DBA's approval.";
+        return false;
+    }
+    if (get_rel_relkind(child) != RELKIND_RELATION &&
+        get_rel_relkind(child) != RELKIND_PARTITIONED_TABLE) {
+        *why = "apply runs the ATTACH recipe for a table only.";
+        return false;
+    }
+    if (!bound_values_are_literals(partcmd->bound)) {
+        *why = "apply runs the ATTACH recipe for a bound of literal values only: the recipe "
+               "computes the partition constraint first, and never calls a function of the "
+               "bound.";
+        return false;
+    }
+    Oid default_partition = get_default_partition_oid(parent);
+    if (OidIsValid(default_partition)) {
+        *why = psprintf("The table has a DEFAULT partition (%s), which ATTACH scans for rows of "
+                        "the new bound whatever the partition's constraints say.",
+                        qualified_relation(default_partition));
+        return false;
+    }
+    bool attached = get_rel_relispartition(child) && get_partition_parent(child, true) == parent;
+    char *check = partition_constraint_text(parent, child, partcmd->bound, query);
+    if (check == nullptr) {
+        *why = "The partition's bound gives no constraint to check.";
+        return false;
+    }
+    const char *helper = attach_helper_name(child);
+    const char *qhelper = quote_identifier(helper);
+    const char *qchild = qualified_relation(child);
+    int start, len;
+    gd_statement_span(query, raw, &start, &len);
+    r->note = psprintf("The helper constraint is \"%s\" on %s.", helper, qchild);
+    add_step(
+        r,
+        psprintf("ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s) NOT VALID", qchild, qhelper, check),
+        nullptr);
+    add_step(r, psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", qchild, qhelper), nullptr);
+    add_step(r, pnstrdup(query + start, len), nullptr);
+    add_step(r, psprintf("ALTER TABLE %s DROP CONSTRAINT %s", qchild, qhelper), nullptr);
+    Oid conoid = get_relation_constraint_oid(child, helper, true);
+    bool helper_there = false;
+    if (OidIsValid(conoid)) {
+        HeapTuple tuple;
+        Form_pg_constraint row = constraint_row(conoid, &tuple);
+        if (row != nullptr) {
+            helper_there = row->contype == CONSTRAINT_CHECK;
+            if (helper_there) {
+                r->steps[0].done = psprintf("helper constraint \"%s\" exists", helper);
+                if (row->convalidated)
+                    r->steps[1].done = psprintf("helper constraint \"%s\" is valid", helper);
+            }
+            ReleaseSysCache(tuple);
+        }
+    }
+    if (attached) {
+        for (int i = 0; i < 3; i++)
+            if (r->steps[i].done == nullptr)
+                r->steps[i].done =
+                    psprintf("%s is a partition of %s already", qchild, qualified_relation(parent));
+        if (!helper_there)
+            r->steps[3].done = psprintf("no helper constraint \"%s\" is left", helper);
+    }
+    return true;
+}
+
+// ---- ALTER TABLE ... ADD COLUMN ... NOT NULL ----
+
+// The rule fires for a NOT NULL column PostgreSQL must check by a scan: one
+// with no default to fill the existing rows (with a constant default the
+// guard lets the statement run, metadata only; with a default that may
+// rewrite, another rule blocks it). Its rows need values first, which only
+// its author can choose: no mechanical recipe, and the reason says what to
+// do.
+bool add_column_not_null_recipe(const AlterTableStmt *stmt, const ColumnDef *def,
+                                const char **why) {
+    Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+    if (!OidIsValid(relid)) {
+        *why = "The statement's table could not be found again.";
+        return false;
+    }
+    const char *table = qualified_relation(relid);
+    *why = psprintf("A NOT NULL column without a default needs a value in every existing row "
+                    "first: add it nullable (or with a constant default, which needs no scan), "
+                    "fill it with CALL guarded_ddl.backfill('%s', ...), then run ALTER TABLE %s "
+                    "ALTER COLUMN %s SET NOT NULL through apply.",
+                    table, table, quote_identifier(def->colname));
+    return false;
+}
+
 // The one command of an ALTER TABLE, or null (with *why) when it has more:
 // the recipe replaces a statement whole, and splitting a multi-command
 // ALTER TABLE changes what runs together.
@@ -618,6 +1026,10 @@ bool gd_rule_has_recipe(RuleId rule) {
     case RuleId::CreateIndex:
     case RuleId::AddUniqueConstraint:
     case RuleId::DropIndex:
+    case RuleId::Reindex:
+    case RuleId::DetachPartition:
+    case RuleId::RefreshMaterializedView:
+    case RuleId::AttachPartitionScan:
         return true;
     default:
         return false;
@@ -640,7 +1052,24 @@ bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe,
         return recipe->steps[recipe->n - 1].done != nullptr || recipe->n > 1;
     }
     const AlterTableCmd *cmd = single_command(raw->stmt, &why);
-    if (cmd == nullptr || cmd->subtype != AT_SetNotNull)
+    if (cmd == nullptr)
+        return false;
+    // ATTACH PARTITION whose recipe attached the partition but left its
+    // helper CHECK: PostgreSQL refuses the statement (already a partition),
+    // so no rule blocks it; the recipe drops the helper.
+    if (cmd->subtype == AT_AttachPartition && IsA(cmd->def, PartitionCmd)) {
+        Oid parent = RangeVarGetRelid(castNode(AlterTableStmt, raw->stmt)->relation, NoLock, true);
+        Oid child = RangeVarGetRelid(castNode(PartitionCmd, cmd->def)->name, NoLock, true);
+        if (!OidIsValid(parent) || !OidIsValid(child) || !get_rel_relispartition(child) ||
+            get_partition_parent(child, true) != parent ||
+            !OidIsValid(get_relation_constraint_oid(child, attach_helper_name(child), true)))
+            return false;
+        if (!attach_recipe(raw, query, recipe, &why))
+            return false;
+        *rule = RuleId::AttachPartitionScan;
+        return recipe->steps[2].done != nullptr && recipe->steps[3].done == nullptr;
+    }
+    if (cmd->subtype != AT_SetNotNull)
         return false;
     auto *stmt = castNode(AlterTableStmt, raw->stmt);
     if (!set_not_null_recipe(stmt, cmd, recipe, &why))
@@ -709,6 +1138,49 @@ bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe
             return false;
         }
         return drop_index_recipe(castNode(DropStmt, stmt), recipe, why);
+    case RuleId::Reindex:
+        if (!IsA(stmt, ReindexStmt)) {
+            *why = "The recipe applies to REINDEX only.";
+            return false;
+        }
+        return reindex_recipe(castNode(ReindexStmt, stmt), recipe, why);
+    case RuleId::DetachPartition: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_DetachPartition || !IsA(cmd->def, PartitionCmd)) {
+            *why = "The recipe applies to DETACH PARTITION only.";
+            return false;
+        }
+        return detach_recipe(castNode(AlterTableStmt, stmt), cmd, recipe, why);
+    }
+    case RuleId::AddColumnNotNull: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_AddColumn || !IsA(cmd->def, ColumnDef)) {
+            *why = "The recipe applies to ADD COLUMN only.";
+            return false;
+        }
+        return add_column_not_null_recipe(castNode(AlterTableStmt, stmt),
+                                          castNode(ColumnDef, cmd->def), why);
+    }
+    case RuleId::AttachPartitionScan: {
+        const AlterTableCmd *cmd = single_command(stmt, why);
+        if (cmd == nullptr)
+            return false;
+        if (cmd->subtype != AT_AttachPartition || !IsA(cmd->def, PartitionCmd)) {
+            *why = "The recipe applies to ATTACH PARTITION only.";
+            return false;
+        }
+        return attach_recipe(raw, query, recipe, why);
+    }
+    case RuleId::RefreshMaterializedView:
+        if (!IsA(stmt, RefreshMatViewStmt)) {
+            *why = "The recipe applies to REFRESH MATERIALIZED VIEW only.";
+            return false;
+        }
+        return refresh_recipe(castNode(RefreshMatViewStmt, stmt), recipe, why);
     default:
         *why = "This rule has no mechanical recipe: the change needs a decision only its author "
                "can make.";

@@ -11,7 +11,7 @@
 
 #include "core/rule_catalogue.hpp"
 
-inline constexpr int gd_max_recipe_steps = 6;
+inline constexpr int gd_max_recipe_steps = 8;
 
 struct GdRecipeStep {
     const char *sql;  // the statement to run
