@@ -57,6 +57,59 @@ ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES u
 ALTER TABLE orders VALIDATE CONSTRAINT orders_user;
 
 \echo
+\echo '=== Third ending: the same intent through guarded_ddl.apply and guarded_ddl.backfill,'
+\echo '    no hand-written recipe. users above has full_name already, so this runs on'
+\echo '    a fresh copy of the production-shaped database (demo/schema.sql again).'
+CREATE DATABASE shop_apply;
+\c shop_apply
+\set ECHO none
+\set QUIET on
+\ir schema.sql
+\set QUIET off
+\set ECHO queries
+\echo '    The migration as its author means it. apply runs each statement in a'
+\echo '    transaction of its own: what the guard allows runs as written, what it'
+\echo '    blocks runs as the rule''s recipe, one NOTICE per step.'
+CALL guarded_ddl.apply($$
+    ALTER TABLE users ADD COLUMN full_name text, ADD COLUMN display_name text;
+    CREATE INDEX users_full_name ON users (full_name);
+$$);
+\echo '    The backfill, in the server: batches in primary-key order, each committed.'
+CALL guarded_ddl.backfill('users',
+                          'full_name = name, display_name = split_part(name, '' '', 1)',
+                          'full_name IS NULL',
+                          batch_size => 50000, pause => '10ms');
+CALL guarded_ddl.apply($$
+    ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;
+    ALTER TABLE orders ADD CONSTRAINT orders_user FOREIGN KEY (user_id) REFERENCES users (id);
+$$);
+\echo '    The final state is what the blocked statements would have produced:'
+\echo '    NOT NULL set, the foreign key valid, the index valid, no helper CHECK left.'
+SELECT attname, attnotnull, (SELECT count(*) FROM users u WHERE u.full_name IS NULL) AS rows_still_null
+  FROM pg_attribute WHERE attrelid = 'users'::regclass AND attname IN ('full_name', 'display_name')
+ ORDER BY attnum;
+SELECT conrelid::regclass AS "table", conname, contype, convalidated
+  FROM pg_constraint WHERE conrelid IN ('users'::regclass, 'orders'::regclass) ORDER BY 1, 2;
+SELECT indexrelid::regclass AS index, indisvalid, indisready
+  FROM pg_index WHERE indrelid = 'users'::regclass ORDER BY 1::text;
+SELECT relation, rows_done, batches, state FROM guarded_ddl.backfills;
+\echo '    What did apply run for this migration (the README''s review query), and'
+\echo '    the strong locks its steps held, for how long.'
+SELECT guarded_ddl.flush();
+SELECT recipe_id, recipe_statement, started_at, statement, verdict, status,
+       sqlstate, error_message
+  FROM guarded_ddl.ddl_history
+ WHERE recipe_id IS NOT NULL
+   AND started_at > now() - interval '1 hour'   -- the migration's window
+ ORDER BY recipe_id, id;
+SELECT d.recipe_id, left(d.statement, 60) AS step, l.relation, l.lock_mode, round(l.held_ms::numeric, 2) AS held_ms
+  FROM guarded_ddl.lock_log AS l JOIN guarded_ddl.ddl_log AS d ON d.id = l.ddl_id
+ WHERE d.recipe_id IS NOT NULL
+   AND l.lock_mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
+ ORDER BY d.id, l.relation;
+\c postgres
+
+\echo
 \echo '=== Contract: dropping the old column is blocked by default ...'
 ALTER TABLE users DROP COLUMN name;
 \echo '    ... and a DBA can let one rule through as a warning for a session.'
