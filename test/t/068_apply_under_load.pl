@@ -295,7 +295,15 @@ SELECT count(*) = 1 FROM pg_stat_activity
             my $err = finish_apply($bg);
             like($err, qr/step $k of $steps: (?:(?!step \d+ of).)*\z/s, "$what: the last step begun is step $k")
               or diag($err);
-            like($err, qr/ERROR:/, "$what: apply stops with an error");
+            if ($how eq 'cancel')
+            {
+                like($err, qr/ERROR:  canceling statement due to user request/, "$what: apply stops with the cancel");
+            }
+            else
+            {
+                like($err, qr/ERROR:  terminating background worker "guarded_ddl apply worker" due to administrator command/,
+                    "$what: apply stops with the worker's error");
+            }
             $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM ($worker_q) w")
               or diag("$what: a worker is left");
             $node->safe_psql('postgres', 'UPDATE gate_ctl SET at = 0');
@@ -327,7 +335,9 @@ SELECT count(*) = 1 FROM pg_stat_activity
     if ($how eq 'cancel') { $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)") }
     else { $node->safe_psql('postgres', "SELECT pg_terminate_backend(pid) FROM ($worker_q) w") }
     my $err = finish_apply($bg);
-    like($err, qr/ERROR:/, "$what: apply stops with an error");
+    like($err, $how eq 'cancel' ? qr/ERROR:  canceling statement due to user request/
+        : qr/ERROR:  terminating background worker "guarded_ddl apply worker" due to administrator command/,
+        "$what: apply stops with the interruption's error");
     $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM ($worker_q) w")
       or diag("$what: a worker is left");
     is($node->safe_psql('postgres', "SELECT indisvalid FROM pg_index WHERE indexrelid = '${t}_u_key'::regclass"),
