@@ -196,7 +196,7 @@ SELECT count(*) || ' lock rows, ' || coalesce(max(l.attempts), 0) || ' attempts 
  WHERE d.started_at >= '$since' AND d.recipe_id IS NOT NULL});
     diag(sprintf('%s: apply %.2f s; %d transactions during it; worst read %.1f ms, worst write %.1f ms; '
         . 'the steps\' locks: %s', $rule, $m->{seconds}, $m->{n}, $m->{read}, $m->{write}, $locks));
-    ok($m->{n} > 0, "$rule: pgbench read and wrote during the call ($m->{n} transactions)")
+    ok($m->{n} > 0, "$rule: pgbench ran transactions during the call ($m->{n})")
       or diag($m->{bench_err});
     cmp_ok($m->{max}, '<', $bound_ms,
         "$rule: no reader or writer waited longer than lock_timeout + 25 ms ($bound_ms ms)")
