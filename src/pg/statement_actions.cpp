@@ -11,6 +11,7 @@ extern "C" {
 #include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "foreign/fdwapi.h"
@@ -246,24 +247,43 @@ void refresh(RefreshMatViewStmt *s, GdActionList &acts) {
     acts.add(relid, s->concurrent ? ExclusiveLock : AccessExclusiveLock, f, GD_PRIV_OWNER);
 }
 
+// A domain CHECK of that name not validated yet: VALIDATE has to scan.
+bool domain_check_unvalidated(Oid domain, const char *name) {
+    bool found = false;
+    gd_scan_catalog_by_oid(ConstraintRelationId, ConstraintTypidIndexId,
+                           Anum_pg_constraint_contypid, domain, [&](Relation, HeapTuple tuple) {
+                               auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+                               if (strcmp(NameStr(con->conname), name) == 0 &&
+                                   con->contype == CONSTRAINT_CHECK && !con->convalidated)
+                                   found = true;
+                           });
+    return found;
+}
+
 // ALTER DOMAIN ... ADD CONSTRAINT / SET NOT NULL checks every column of the
-// domain: each table using it is scanned. PostgreSQL checks the domain's
+// domain: each table using it is scanned. So does VALIDATE CONSTRAINT, under
+// SHARE on each table for the whole scan: taking those locks here gives
+// them the lock guard's bounded retries. PostgreSQL checks the domain's
 // ownership, not the tables'.
 void alter_domain(AlterDomainStmt *stmt, GdActionList &acts) {
     bool checks = stmt->subtype == 'O' ||
                   (stmt->subtype == 'C' && !castNode(Constraint, stmt->def)->skip_validation);
-    if (!checks)
+    bool validates = stmt->subtype == 'V';
+    if (!checks && !validates)
         return;
     Oid domain = typenameTypeId(nullptr, makeTypeNameFromNameList(stmt->typeName));
     if (get_typtype(domain) != TYPTYPE_DOMAIN || !pg_type_ownercheck(domain, GetUserId()))
         return acts.refuse();
+    if (validates && !domain_check_unvalidated(domain, stmt->name))
+        return;
+    Facts facts =
+        gd_facts_of(validates ? Form::ValidateConstraint : Form::AlterDomainAddConstraint);
     gd_scan_catalog_by_oid(
         AttributeRelationId, InvalidOid, Anum_pg_attribute_atttypid, domain,
         [&](Relation, HeapTuple tuple) {
             auto *att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
             if (!att->attisdropped && get_rel_relkind(att->attrelid) == RELKIND_RELATION)
-                acts.add(att->attrelid, ShareLock, gd_facts_of(Form::AlterDomainAddConstraint),
-                         GD_PRIV_NONE, {NameStr(att->attname)});
+                acts.add(att->attrelid, ShareLock, facts, GD_PRIV_NONE, {NameStr(att->attname)});
         });
 }
 
