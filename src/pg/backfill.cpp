@@ -354,27 +354,25 @@ void resolve_relation(Backfill *b, List *targets) {
     ReleaseSysCache(tuple);
 }
 
-// The progress table: in the installed extension's verified schema (only a
-// superuser can create anything there), owned by a superuser.
+[[noreturn]] void not_installed(void) {
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("guarded_ddl.backfill: guarded_ddl is not installed in this database"),
+                    errhint("CREATE EXTENSION guarded_ddl;")));
+}
+
+// The progress table, found as the audit writer finds its tables: by OID,
+// a member of the installed extension, owned by a superuser.
 void resolve_run_table(Backfill *b) {
-    Oid schema = gd_extension_schema();
-    Oid table = OidIsValid(schema) ? get_relname_relid("backfill_run", schema) : InvalidOid;
-    if (!OidIsValid(table))
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("guarded_ddl.backfill: guarded_ddl is not installed in this database"),
-                 errhint("CREATE EXTENSION guarded_ddl;")));
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+    const GdExtensionObjects *installed = gd_extension_objects();
+    if (!OidIsValid(installed->backfill_run))
+        not_installed();
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(installed->backfill_run));
     if (!HeapTupleIsValid(tuple))
-        elog(ERROR, "cache lookup failed for relation %u", table);
+        not_installed(); // dropped since the look-up
     b->run_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
     ReleaseSysCache(tuple);
-    if (!superuser_arg(b->run_owner))
-        ereport(
-            ERROR,
-            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("guarded_ddl.backfill: guarded_ddl.backfill_run is not owned by a superuser")));
-    b->run_table = quote_qualified_identifier(get_namespace_name(schema), "backfill_run");
+    b->run_table =
+        quote_qualified_identifier(get_namespace_name(installed->schema), "backfill_run");
 }
 
 // ---- Statements ----

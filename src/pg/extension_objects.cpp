@@ -97,6 +97,7 @@ GdExtensionObjects look_up(void) {
     found.schema = schema;
     found.ddl_log = member_table(extension, schema, "ddl_log");
     found.lock_log = member_table(extension, schema, "lock_log");
+    found.backfill_run = member_table(extension, schema, "backfill_run");
     return found;
 }
 

@@ -19,6 +19,7 @@ struct GdExtensionObjects {
     Oid schema;    // valid exactly when extension is
     Oid ddl_log;   // InvalidOid unless it passed every check
     Oid lock_log;
+    Oid backfill_run; // guarded_ddl.backfill()'s progress rows
 };
 
 // The objects of this database, looked up once per backend and kept until a
