@@ -173,7 +173,7 @@ List *parse_set_clause(const char *fragment) {
                         "It contains a WHERE clause; the condition goes in where_clause.");
     if (u->fromClause != NIL)
         refuse_fragment("set_clause", fragment, "It contains a FROM clause.");
-    if (u->returningList != NIL)
+    if (gd_update_returns(u))
         refuse_fragment("set_clause", fragment, "It contains a RETURNING clause.");
     if (u->withClause != nullptr || u->targetList == NIL)
         refuse_fragment("set_clause", fragment, "It does not parse as a SET list.");
@@ -238,7 +238,7 @@ void check_no_strong_lock(Oid relid) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
     for (LOCKMODE mode = AccessExclusiveLock; mode >= ShareLock; mode--) {
-        if (LockHeldByMe(&tag, mode)) {
+        if (gd_lock_held(&tag, mode)) {
             char *nsp = get_namespace_name(get_rel_namespace(relid));
             char *name = get_rel_name(relid);
             refuse_under_lock(psprintf("%s.%s", nsp ? nsp : "?", name ? name : "?"), mode);
@@ -317,7 +317,7 @@ void resolve_relation(Backfill *b, List *targets) {
 
     // ROW EXCLUSIVE: what every batch's UPDATE takes anyway.
     Relation rel = table_open(b->relid, RowExclusiveLock);
-    Oid pk = RelationGetPrimaryKeyIndex(rel);
+    Oid pk = gd_primary_key_index(rel);
     table_close(rel, NoLock);
     if (!OidIsValid(pk))
         ereport(ERROR,

@@ -71,7 +71,7 @@ bool is_plannable(Node *stmt) {
 bool may_see_relation(Oid relid) {
     bool missing = false;
     AclMode any = ACL_ALL_RIGHTS_RELATION | ACL_USAGE;
-    return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
+    return pg_class_aclcheck_ext(relid, GetUserId(), any, &missing) == ACLCHECK_OK && !missing;
 }
 
 // floor: the statement's own rollback class; unknown: why the action's

@@ -32,8 +32,7 @@ static bool gd_check_rules(char **newval, void **extra, GucSource) {
     try {
         guarded_ddl::RuleOverrides parsed =
             guarded_ddl::parse_rule_overrides(*newval ? *newval : "");
-        // PostgreSQL 15 frees GUC extras with free().
-        void *copy = malloc(sizeof parsed);
+        void *copy = gd_guc_alloc(sizeof parsed);
         if (copy == nullptr)
             return false;
         memcpy(copy, &parsed, sizeof parsed);

@@ -47,7 +47,7 @@ void describe_session(int pid, guarded_ddl::Blocker *b) {
 
     int n = pgstat_fetch_stat_numbackends();
     for (int i = 1; i <= n; i++) {
-        LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+        LocalPgBackendStatus *local = gd_backend_status(i);
         if (local == nullptr || local->backendStatus.st_procpid != pid)
             continue;
         PgBackendStatus *be = &local->backendStatus;

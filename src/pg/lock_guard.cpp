@@ -40,7 +40,7 @@ int64 ms_since(TimestampTz start) {
 bool already_held(Oid relid, LOCKMODE mode) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-    return LockHeldByMe(&tag, mode) || LockHeldByMe(&tag, AccessExclusiveLock);
+    return gd_lock_held(&tag, mode) || gd_lock_held(&tag, AccessExclusiveLock);
 }
 
 // Locks of ShareLock and above block other sessions' writes; sleeping while

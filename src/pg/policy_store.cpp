@@ -56,7 +56,7 @@ LocalTransactionId relation_dropped_in = InvalidLocalTransactionId;
 
 void watch_drops(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
     if (access == OAT_DROP && class_id == RelationRelationId && sub_id == 0)
-        relation_dropped_in = MyProc->lxid;
+        relation_dropped_in = gd_local_xid();
     if (prev_object_access_hook)
         prev_object_access_hook(access, class_id, object_id, sub_id, arg);
 }
@@ -113,7 +113,7 @@ extern "C" Datum gd_forget_dropped_tables(PG_FUNCTION_ARGS) {
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("guarded_ddl.forget_dropped_tables() must be called as an event "
                                "trigger")));
-    if (relation_dropped_in != MyProc->lxid)
+    if (relation_dropped_in != gd_local_xid())
         PG_RETURN_VOID();
     List *relids = dropped_relations();
     if (relids == NIL)

@@ -26,12 +26,12 @@ extern "C" {
 
 bool gd_has_privilege(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
     Oid user = GetUserId();
-    if (privilege == GD_PRIV_NONE || pg_class_ownercheck(relid, user))
+    if (privilege == GD_PRIV_NONE || gd_owns(RelationRelationId, relid, user))
         return true;
     AclMode needed;
     switch (privilege) {
     case GD_PRIV_DROP:
-        return pg_namespace_ownercheck(get_rel_namespace(relid), user);
+        return gd_owns(NamespaceRelationId, get_rel_namespace(relid), user);
     case GD_PRIV_TRUNCATE:
         needed = ACL_TRUNCATE;
         break;
@@ -50,7 +50,7 @@ bool gd_has_privilege(Oid relid, GdPrivilege privilege, LOCKMODE mode) {
             needed |= ACL_INSERT;
         break;
     case GD_PRIV_MAINTAIN:
-        return pg_database_ownercheck(MyDatabaseId, user);
+        return gd_owns(DatabaseRelationId, MyDatabaseId, user);
     default:
         return false;
     }

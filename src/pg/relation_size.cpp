@@ -46,17 +46,16 @@ int64 fork_bytes(const char *base) {
 int64 files_bytes(Form_pg_class rel, Oid relid) {
     if (rel->relpersistence == RELPERSISTENCE_TEMP)
         return 0; // other backends' temp files are not ours to read
-    RelFileNode node;
-    node.spcNode = OidIsValid(rel->reltablespace) ? rel->reltablespace : MyDatabaseTableSpace;
-    node.dbNode = rel->relisshared ? InvalidOid : MyDatabaseId;
-    node.relNode = OidIsValid(rel->relfilenode) ? rel->relfilenode
-                                                : RelationMapOidToFilenode(relid, rel->relisshared);
-    if (!OidIsValid(node.relNode))
+    Oid file = OidIsValid(rel->relfilenode) ? rel->relfilenode
+                                            : gd_mapped_file_number(relid, rel->relisshared);
+    if (!OidIsValid(file))
         return 0;
     // The main fork's path, and the others' built from it (base_fsm, ...)
     // rather than by relpathbackend for each. Only an unlogged relation has
     // an init fork.
-    char *main = relpathbackend(node, InvalidBackendId, MAIN_FORKNUM);
+    char *main = gd_main_fork_path(OidIsValid(rel->reltablespace) ? rel->reltablespace
+                                                                  : MyDatabaseTableSpace,
+                                   rel->relisshared ? InvalidOid : MyDatabaseId, file);
     size_t len = strlen(main);
     int64 total = fork_bytes(main);
     int last =

@@ -27,7 +27,7 @@ bool created_in_this_transaction(Oid relid) {
     // in it, and only then may it be opened without taking a lock.
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
-    if (!LockHeldByMe(&tag, AccessExclusiveLock))
+    if (!gd_lock_held(&tag, AccessExclusiveLock))
         return false;
     Relation rel = relation_open(relid, NoLock);
     bool created = rel->rd_createSubid != InvalidSubTransactionId;
@@ -69,7 +69,7 @@ struct LastJudged {
 LastJudged last_judged{InvalidLocalTransactionId, InvalidCommandId, InvalidOid, false};
 
 bool judged_in_this_command(Oid relid, bool *large) {
-    if (last_judged.relid != relid || last_judged.lxid != MyProc->lxid ||
+    if (last_judged.relid != relid || last_judged.lxid != gd_local_xid() ||
         last_judged.command != GetCurrentCommandId(false))
         return false;
     *large = last_judged.large;
@@ -84,7 +84,7 @@ bool gd_relation_is_large(Oid relid, GdRelationSize *size, GdTablePolicy *policy
     *size = gd_judged_relation_size(relid);
     *policy = gd_table_policy(relid);
     bool large = large_by(relid, *size, policy->large);
-    last_judged = {MyProc->lxid, GetCurrentCommandId(false), relid, large};
+    last_judged = {gd_local_xid(), GetCurrentCommandId(false), relid, large};
     return large;
 }
 

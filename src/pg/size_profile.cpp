@@ -301,7 +301,7 @@ bool may_see_relation(Oid relid, bool reads_all_stats) {
         return true;
     bool missing = false;
     AclMode any = ACL_ALL_RIGHTS_RELATION | ACL_USAGE;
-    return pg_class_aclmask_ext(relid, GetUserId(), any, ACLMASK_ANY, &missing) != 0 && !missing;
+    return pg_class_aclcheck_ext(relid, GetUserId(), any, &missing) == ACLCHECK_OK && !missing;
 }
 
 } // namespace

@@ -272,7 +272,7 @@ void alter_domain(AlterDomainStmt *stmt, GdActionList &acts) {
     if (!checks && !validates)
         return;
     Oid domain = typenameTypeId(nullptr, makeTypeNameFromNameList(stmt->typeName));
-    if (get_typtype(domain) != TYPTYPE_DOMAIN || !pg_type_ownercheck(domain, GetUserId()))
+    if (get_typtype(domain) != TYPTYPE_DOMAIN || !gd_owns(TypeRelationId, domain, GetUserId()))
         return acts.refuse();
     if (validates && !domain_check_unvalidated(domain, stmt->name))
         return;

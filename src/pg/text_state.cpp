@@ -448,7 +448,7 @@ bool gd_transaction_holds(Oid relid, LOCKMODE mode) {
     LOCKTAG tag;
     SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
     for (LOCKMODE m = mode; m <= MaxLockMode; m++)
-        if (LockHeldByMe(&tag, m))
+        if (gd_lock_held(&tag, m))
             return true;
     if (gd_text_state == nullptr)
         return false;

@@ -55,8 +55,8 @@ const char *const worker_context =
 char *serialize_settings(Size *len) {
     StringInfoData buf;
     initStringInfo(&buf);
-    struct config_generic **vars = get_guc_variables();
-    int n = GetNumConfigOptions();
+    int n = 0;
+    struct config_generic **vars = gd_guc_variables(&n);
     for (int i = 0; i < n; i++) {
         const struct config_generic *g = vars[i];
         if (g->source == PGC_S_DEFAULT || (g->context != PGC_USERSET && g->context != PGC_SUSET) ||
@@ -319,7 +319,7 @@ void gd_toplevel_worker_main(Datum main_arg) {
     QueryCompletion qc;
     InitializeQueryCompletion(&qc);
     MemoryContextSwitchTo(old);
-    (void)PortalRun(portal, FETCH_ALL, true, true, receiver, receiver, &qc);
+    gd_run_portal(portal, receiver, &qc);
     receiver->rDestroy(receiver);
     PortalDrop(portal, false);
     CommitTransactionCommand();

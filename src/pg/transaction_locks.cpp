@@ -204,7 +204,7 @@ const GdHeldLock *gd_held_strong_lock(LOCKMODE min_mode) {
         // function released its locks without our list knowing which.
         LOCKTAG tag;
         SET_LOCKTAG_RELATION(tag, MyDatabaseId, h->relid);
-        if (LockHeldByMe(&tag, h->mode))
+        if (gd_lock_held(&tag, h->mode))
             strongest = h;
     }
     return strongest;
