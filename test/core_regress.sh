@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# PostgreSQL 15's own core regression suite (src/test/regress, parallel
+# PostgreSQL's own core regression suite (src/test/regress, parallel
 # schedule) against servers that preload guarded_ddl, three runs in a row:
 #
 #   vanilla   no shared_preload_libraries: the reference;
@@ -13,8 +13,9 @@
 #             that vanilla does not raise too. Its output differs from the
 #             expected one by the WARNINGs, so its tests are not compared.
 #
-# The suite comes from the postgresql-15 source package (apt-get source with
-# a private apt configuration; the system's sources are not edited), cached
+# The suite comes from the postgresql-N source package (apt-get source with
+# a private apt configuration; the system's sources are not edited; for a
+# major built from source by gd_build_pg, from that build's tree), cached
 # with the regress.so built from it under $(gd_cache_dir), outside the
 # checkout. Called by test/run.sh with its sandbox (GD_SANDBOX, GD_BIN,
 # GD_PGXS, GD_WORK in the environment); run alone it makes its own
@@ -50,7 +51,11 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", b - a }'; }
 
 # ---- The suite and regress.so, built once per installed server version ----
-server_version=$(dpkg-query -W -f='${Version}' "postgresql-$GD_PG_VERSION" 2>/dev/null)
+if [ "$GD_PG_VERSION" = "$GD_SYSTEM_PG_VERSION" ]; then
+    server_version=$(dpkg-query -W -f='${Version}' "postgresql-$GD_PG_VERSION" 2>/dev/null)
+else
+    server_version=$(cat "$(gd_cache_dir)/pg-$GD_PG_VERSION/source_version")
+fi
 cache_root=$(gd_cache_dir)
 # v2: regress.so, refint.so and autoinc.so (contrib/spi, for triggers).
 cache=$cache_root/core-regress/v2-$server_version
@@ -63,7 +68,13 @@ if [ -f "$cache/.complete" ]; then
 else
     t0=$(now)
     rm -rf "$cache" && mkdir -p "$cache"
-    if ! source_version=$(gd_fetch_pg_source "$cache"); then
+    built_src=$(gd_cache_dir)/pg-$GD_PG_VERSION/src
+    if [ "$GD_PG_VERSION" != "$GD_SYSTEM_PG_VERSION" ] && [ -d "$built_src" ]; then
+        mkdir -p "$cache/src/src/test" "$cache/src/contrib"
+        cp -a "$built_src/src/test/regress" "$cache/src/src/test/" &&
+            cp -a "$built_src/contrib/spi" "$cache/src/contrib/"
+        source_version=$server_version
+    elif ! source_version=$(gd_fetch_pg_source "$cache"); then
         echo "FAILED: could not fetch the postgresql-$GD_PG_VERSION source package (no network or no" \
             "mirror with it; see $cache/apt/*.log): the core regression suite did not run"
         record core 0 1
