@@ -197,7 +197,9 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
     Oid relid = ctx.relid;
     bool foreign = gd_relkind_in(relid, "f");
     Facts f;
-    f.not_valid = con->skip_validation;
+    // A NOT ENFORCED constraint (PostgreSQL 18) is never checked against
+    // the rows, as if NOT VALID.
+    f.not_valid = con->skip_validation || !gd_constraint_enforced(con);
     switch (con->contype) {
     case CONSTR_CHECK:
         // No data of a foreign table is checked.
@@ -230,8 +232,18 @@ void add_constraint(const AlterContext &ctx, LOCKMODE lock, Constraint *con, GdA
             return acts.refuse(); // not supported on partitioned tables
         f.form = Form::AddExclusion;
         break;
+    case CONSTR_NOTNULL: {
+        // PostgreSQL 18: ADD CONSTRAINT ... NOT NULL column is SET NOT NULL
+        // under a name, and NOT VALID skips its scan.
+        const char *column = list_length(con->keys) == 1 ? strVal(linitial(con->keys)) : nullptr;
+        if (column == nullptr || column_state(ctx, column, acts) == Column::Missing)
+            return acts.refuse();
+        f.form = Form::SetNotNull;
+        f.proven = f.not_valid || gd_not_null_proven(relid, column);
+        break;
+    }
     default:
-        break; // NOT NULL and friends arrive as their own subcommands
+        break; // NOT NULL of PostgreSQL 15 and friends arrive as their own subcommands
     }
     if (foreign && f.form != Form::Other)
         return acts.refuse(); // keys and exclusions are not supported there

@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/partcache.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/lmgr.h"
+#include "utils/array.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -595,6 +596,33 @@ bool gd_column_has_checks(Oid relid, const char *column) {
     return found || text_checks_use(relid, attnum);
 }
 
+const char *gd_not_null_constraint(Oid relid, AttrNumber attnum, bool *valid) {
+    const char *name = nullptr;
+    *valid = false;
+    if (gd_pg_major() < 18)
+        return nullptr;
+    gd_scan_catalog_by_oid(ConstraintRelationId, ConstraintRelidTypidNameIndexId,
+                           Anum_pg_constraint_conrelid, relid,
+                           [&](Relation pg_constraint, HeapTuple tuple) {
+                               auto *con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+                               if (con->contype != GD_CONSTRAINT_NOT_NULL || name != nullptr)
+                                   return;
+                               bool isnull;
+                               Datum keys = heap_getattr(tuple, Anum_pg_constraint_conkey,
+                                                         RelationGetDescr(pg_constraint), &isnull);
+                               if (isnull)
+                                   return;
+                               ArrayType *array = DatumGetArrayTypeP(keys);
+                               if (ARR_NDIM(array) == 1 && ARR_DIMS(array)[0] == 1 &&
+                                   !ARR_HASNULL(array) && ARR_ELEMTYPE(array) == INT2OID &&
+                                   reinterpret_cast<int16 *>(ARR_DATA_PTR(array))[0] == attnum) {
+                                   name = pstrdup(NameStr(con->conname));
+                                   *valid = con->convalidated;
+                               }
+                           });
+    return name;
+}
+
 bool gd_not_null_proven(Oid relid, const char *column) {
     HeapTuple tuple = SearchSysCacheAttName(relid, column);
     if (!HeapTupleIsValid(tuple))
@@ -603,6 +631,13 @@ bool gd_not_null_proven(Oid relid, const char *column) {
     if (att->attnotnull) {
         ReleaseSysCache(tuple);
         return true;
+    }
+    // PostgreSQL 18 validates a NOT VALID not-null constraint of the column
+    // with a scan, whatever the CHECKs prove.
+    bool valid;
+    if (gd_not_null_constraint(relid, att->attnum, &valid) != nullptr) {
+        ReleaseSysCache(tuple);
+        return false;
     }
     NullTest *test = is_not_null(att);
     ReleaseSysCache(tuple);

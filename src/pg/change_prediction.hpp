@@ -44,6 +44,11 @@ bool gd_column_has_checks(Oid relid, const char *column);
 // is never null, or when it already is NOT NULL.
 bool gd_not_null_proven(Oid relid, const char *column);
 
+// PostgreSQL 18's catalogued NOT NULL constraint on the column: its name,
+// and in *valid whether it is validated. Null when there is none (always,
+// before 18).
+const char *gd_not_null_constraint(Oid relid, AttrNumber attnum, bool *valid);
+
 // The columns of an index that PRIMARY KEY USING INDEX would have to mark
 // NOT NULL (scanning the table) are already NOT NULL.
 bool gd_index_columns_not_null(Oid index_relid);

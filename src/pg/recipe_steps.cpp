@@ -1,5 +1,6 @@
 #include "pg/recipe_steps.hpp"
 
+#include "pg/change_prediction.hpp"
 #include "pg/sql_text.hpp"
 
 extern "C" {
@@ -235,6 +236,33 @@ bool add_constraint_recipe(const RawStmt *raw, const char *query, GdRecipe *r, c
 
 // ---- ALTER TABLE ... SET NOT NULL: a CHECK proves it first ----
 
+// PostgreSQL 18 catalogs NOT NULL as a constraint that can be added NOT
+// VALID and validated under SHARE UPDATE EXCLUSIVE, which ends in the state
+// SET NOT NULL gives, constraint name included, with no helper.
+bool not_null_constraint_recipe(Oid relid, bool inh, const char *column_name, AttrNumber attnum,
+                                GdRecipe *r) {
+    const char *only = inh ? "" : "ONLY ";
+    const char *table = qualified_relation(relid);
+    const char *column = quote_identifier(column_name);
+    bool valid;
+    const char *name = gd_not_null_constraint(relid, attnum, &valid);
+    bool exists = name != nullptr;
+    if (!exists)
+        name = ChooseConstraintName(get_rel_name(relid), column_name, "not_null",
+                                    get_rel_namespace(relid), NIL);
+    const char *qname = quote_identifier(name);
+    add_step(r,
+             psprintf("ALTER TABLE %s%s ADD CONSTRAINT %s NOT NULL %s NOT VALID", only, table,
+                      qname, column),
+             nullptr);
+    add_step(r, psprintf("ALTER TABLE %s%s VALIDATE CONSTRAINT %s", only, table, qname), nullptr);
+    if (exists)
+        r->steps[0].done = psprintf("not-null constraint \"%s\" exists", name);
+    if (exists && valid)
+        r->steps[1].done = psprintf("column %s is NOT NULL already", column);
+    return true;
+}
+
 bool set_not_null_recipe(const AlterTableStmt *stmt, const AlterTableCmd *cmd, GdRecipe *r,
                          const char **why) {
     Oid relid = RangeVarGetRelid(stmt->relation, NoLock, true);
@@ -243,6 +271,8 @@ bool set_not_null_recipe(const AlterTableStmt *stmt, const AlterTableCmd *cmd, G
         *why = "The statement's table or column could not be found again.";
         return false;
     }
+    if (gd_pg_major() >= 18)
+        return not_null_constraint_recipe(relid, stmt->relation->inh, cmd->name, attnum, r);
     const char *relname = get_rel_name(relid);
     const char *helper = makeObjectName(relname, cmd->name, "not_null");
     const char *only = stmt->relation->inh ? "" : "ONLY ";
