@@ -10,10 +10,14 @@ SHOW guarded_ddl.lock_budget;
 SET guarded_ddl.lock_timeout = '2s';
 SHOW guarded_ddl.lock_timeout;
 SET guarded_ddl.lock_timeout = 'soon';
+-- Out of range: PostgreSQL's own message (22023), worded differently by
+-- each major, so only the SQLSTATE is shown.
+\set VERBOSITY sqlstate
 SET guarded_ddl.lock_timeout = -1;
 SET guarded_ddl.lock_retry_delay = 0;
 SET guarded_ddl.lock_retries = 0;
 SET guarded_ddl.lock_budget = '0';
+\set VERBOSITY default
 SHOW guarded_ddl.lock_timeout;
 RESET guarded_ddl.lock_timeout;
 

@@ -181,7 +181,9 @@ ROLLBACK;
 RESET guarded_ddl.max_rows_under_lock;
 SET guarded_ddl.max_rows_under_lock = 'lots';
 SET guarded_ddl.max_rows_under_lock = -2;
+\set VERBOSITY sqlstate
 SET guarded_ddl.max_lock_hold = '-1s';
+\set VERBOSITY default
 SHOW guarded_ddl.max_rows_under_lock;
 SHOW guarded_ddl.max_lock_hold;
 

@@ -471,6 +471,10 @@ std::string redact_passwords(std::string_view sql) {
 }
 
 std::string audit_statement_text(std::string_view sql, std::size_t max_bytes) {
+    constexpr std::string_view space = " \t\n\r\f\v";
+    std::size_t first = sql.find_first_not_of(space);
+    sql = first == std::string_view::npos ? std::string_view() : sql.substr(first);
+    sql = sql.substr(0, sql.find_last_not_of(space) + 1);
     std::string text = redact_passwords(sql);
     if (text.size() < max_bytes)
         return text;

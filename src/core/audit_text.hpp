@@ -32,8 +32,10 @@ std::string redact_passwords(std::string_view sql);
 // its passwords replaced by ********; nullopt when libpq would not parse it.
 std::optional<std::string> redact_conninfo(std::string_view conninfo);
 
-// sql, redacted, and cut to fit max_bytes (terminating NUL included) at a
-// UTF-8 character boundary, with a marker saying how many bytes were cut.
+// sql without the whitespace around it (where a statement of a
+// multi-statement string starts depends on the PostgreSQL version),
+// redacted, and cut to fit max_bytes (terminating NUL included) at a UTF-8
+// character boundary, with a marker saying how many bytes were cut.
 std::string audit_statement_text(std::string_view sql, std::size_t max_bytes);
 
 } // namespace guarded_ddl

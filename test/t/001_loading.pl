@@ -23,9 +23,15 @@ is($plain->safe_psql('postgres', "SELECT count(*) FROM pg_namespace WHERE nspnam
 is($plain->safe_psql('postgres', 'SELECT 1'), '1', 'the server is still up');
 $plain->stop;
 
-# Preloaded with pg_stat_statements and pgaudit, in both orders.
-my %orders = (guarded_last => 'pg_stat_statements,pgaudit,guarded_ddl',
-    guarded_first => 'guarded_ddl,pgaudit,pg_stat_statements');
+# Preloaded with pg_stat_statements and pgaudit, in both orders. A major
+# built from source has pgaudit only when its Debian source package could be
+# fetched too (test/lib.sh gd_build_pg); without it the chain is shorter and
+# the pgaudit checks say they were skipped.
+chomp(my $pkglibdir = `pg_config --pkglibdir`);
+my $pgaudit = -f "$pkglibdir/pgaudit.so" ? 'pgaudit,' : '';
+diag("pgaudit is not installed for this server: its checks are skipped") unless $pgaudit;
+my %orders = (guarded_last => "pg_stat_statements,${pgaudit}guarded_ddl",
+    guarded_first => "guarded_ddl,${pgaudit}pg_stat_statements");
 for my $order (sort keys %orders)
 {
     my $libs = $orders{$order};
@@ -44,8 +50,13 @@ pg_stat_statements.track_utility = on
         "SET client_min_messages = debug1; CREATE TABLE chain_probe_table (id int)");
     is($r, 0, "[$libs] DDL runs");
     like($e, qr/guarded_ddl: inspecting CREATE TABLE/, "[$libs] guarded_ddl's hook saw it");
-    ok($node->log_contains(qr/AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,.*chain_probe_table/, $log_offset),
-        "[$libs] pgaudit logged it");
+    SKIP:
+    {
+        skip "pgaudit is not installed", 1 unless $pgaudit;
+        ok($node->log_contains(qr/AUDIT: SESSION,\d+,\d+,DDL,CREATE TABLE,.*chain_probe_table/,
+                $log_offset),
+            "[$libs] pgaudit logged it");
+    }
     is($node->safe_psql('postgres',
         "SELECT calls FROM pg_stat_statements WHERE query LIKE 'CREATE TABLE chain_probe_table%'"),
         '1', "[$libs] pg_stat_statements counted it");

@@ -16,6 +16,7 @@
 # The tools are installed by test/run.sh (sqitch from Debian) and here
 # (node-pg-migrate and pg with npm ci, from the committed lockfile).
 use strict;
+use Cwd ();
 use warnings;
 use FindBin qw($RealBin);
 use IPC::Run;
@@ -45,7 +46,8 @@ autovacuum = off
 $node->start;
 
 # A writable copy of examples/, with node-pg-migrate installed into it.
-my $work = PostgreSQL::Test::Utils::tempdir;
+# Absolute: PostgreSQL 18's tempdir is relative to the test's directory.
+my $work = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);
 system('cp', '-a', "$RealBin/../../examples", $work) == 0 or die "copying examples/ failed";
 my $examples = "$work/examples";
 my $schema = "$RealBin/../../demo/schema.sql";

@@ -8,6 +8,7 @@
 # Bad input through the script (a non-superuser, a profile over 100 MB)
 # changes nothing.
 use strict;
+use Cwd ();
 use warnings;
 use FindBin qw($RealBin);
 use IPC::Run;
@@ -76,7 +77,8 @@ sub run
     return ($ok, $out, $err);
 }
 
-my $work = PostgreSQL::Test::Utils::tempdir;
+# Absolute: PostgreSQL 18's tempdir is relative to the test's directory.
+my $work = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);
 my $profile_file = "$work/profile.json";
 
 # 1. Export on production, through the script, as a monitoring role.

@@ -32,6 +32,7 @@
 # AGREE_TEXTS_FILE gives texts to check instead;
 # AGREE_OUT names a file to write the disagreements to.
 use strict;
+use Cwd ();
 use warnings;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
@@ -366,7 +367,8 @@ sub text_sql { return join("\n", @{ $_[0]{stmts} }) . "\n" }
 
 # ---- Running psql scripts ----
 
-my $tmp = PostgreSQL::Test::Utils::tempdir;
+# Absolute: PostgreSQL 18's tempdir is relative to the test's directory.
+my $tmp = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);
 my $script_no = 0;
 
 # Starts a psql script on a database with guarded_ddl.mode = warn; finish()

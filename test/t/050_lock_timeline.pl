@@ -8,6 +8,7 @@
 # xmllint and chromium come from Debian (test/lib.sh installs them); a
 # missing one fails the test.
 use strict;
+use Cwd ();
 use warnings;
 use Compress::Zlib ();
 use IPC::Run;
@@ -22,7 +23,8 @@ shared_preload_libraries = 'guarded_ddl'
 autovacuum = off
 });
 $node->start;
-my $tmp = PostgreSQL::Test::Utils::tempdir;
+# Absolute: PostgreSQL 18's tempdir is relative to the test's directory.
+my $tmp = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);
 
 $node->safe_psql('postgres', q{
 CREATE EXTENSION guarded_ddl;

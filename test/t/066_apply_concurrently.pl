@@ -6,6 +6,7 @@
 # failing on duplicates succeeds once they are fixed; the worker has the
 # caller's rights, not more.
 use strict;
+use Cwd ();
 use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -33,7 +34,8 @@ SELECT guarded_ddl.set_table_policy('big', large => true);
 VACUUM ANALYZE big;
 });
 
-my $tmp = PostgreSQL::Test::Utils::tempdir;
+# Absolute: PostgreSQL 18's tempdir is relative to the test's directory.
+my $tmp = Cwd::abs_path(PostgreSQL::Test::Utils::tempdir);
 my $script = "$tmp/write.sql";
 open(my $fh, '>', $script) or die;
 print $fh "\\set id random(1, 200000)\nUPDATE big SET v = v + 1 WHERE id = :id;\n";

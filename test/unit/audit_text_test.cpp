@@ -122,6 +122,8 @@ TEST(RedactPasswords, UnterminatedLiteralIsRedactedToTheEnd) {
 
 TEST(AuditStatementText, ShortTextIsKept) {
     EXPECT_EQ(audit_statement_text("DROP TABLE t", 100), "DROP TABLE t");
+    EXPECT_EQ(audit_statement_text("\n  DROP TABLE t \t\n", 100), "DROP TABLE t");
+    EXPECT_EQ(audit_statement_text(" \n ", 100), "");
 }
 
 TEST(AuditStatementText, LongTextIsCutAtACharacterBoundaryWithAMarker) {
