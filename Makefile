@@ -42,11 +42,14 @@ gd-objdirs:
 
 # The PGXN release archive, from the committed tree (git archive: nothing
 # untracked or uncommitted goes in), written to the current directory.
-GD_DIST = $(EXTENSION)-$(GD_VERSION).zip
+# PGXN versions are SemVer: default_version 1.0 is released as 1.0.0
+# (META.json's version; test/package.sh checks they agree).
+GD_SEMVER := $(shell echo '$(GD_VERSION)' | awk -F. '{ print ($$1 + 0) "." ($$2 + 0) "." ($$3 + 0) }')
+GD_DIST = $(EXTENSION)-$(GD_SEMVER).zip
 dist:
-	git -C $(GD_SRC) rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist: $(GD_SRC) is not a git checkout" >&2; exit 1; }
+	@git -C $(GD_SRC) rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist: $(GD_SRC) is not a git checkout" >&2; exit 1; }
 	@git -C $(GD_SRC) diff --quiet HEAD -- || echo "make dist: note: uncommitted changes are not in the archive (it is HEAD)" >&2
-	git -C $(GD_SRC) archive --format zip --prefix $(EXTENSION)-$(GD_VERSION)/ -o $(abspath $(GD_DIST)) HEAD
+	git -C $(GD_SRC) archive --format zip --prefix $(EXTENSION)-$(GD_SEMVER)/ -o $(abspath $(GD_DIST)) HEAD
 .PHONY: dist
 
 show-regress:
