@@ -94,7 +94,9 @@ provided_file=$(meta_field provides guarded_ddl file)
 check "META.json provides guarded_ddl with a file that exists ($provided_file)" \
     test -n "$provided_file" -a -f "$GD_ROOT/$provided_file"
 
-if git -C "$GD_ROOT" rev-parse --git-dir >/dev/null 2>&1 && [ -z "$(git -C "$GD_ROOT" rev-parse --show-prefix)" ]; then
+git_prefix=$(git -C "$GD_ROOT" rev-parse --show-prefix 2>"$out/git.err")
+git_rc=$?
+if [ "$git_rc" -eq 0 ] && [ -z "$git_prefix" ]; then
     dist=$out/dist && mkdir -p "$dist"
     # From another directory, so that the archive is written there, not into the checkout.
     check "make dist runs" make -C "$dist" -f "$GD_ROOT/Makefile" PG_CONFIG="$(gd_pg_config)" dist
@@ -121,7 +123,11 @@ if git -C "$GD_ROOT" rev-parse --git-dir >/dev/null 2>&1 && [ -z "$(git -C "$GD_
     record pgxn
 else
     record pgxn-meta
-    skip pgxn-dist "$GD_ROOT is not (the top of) a git checkout: make dist archives git HEAD"
+    if grep -q 'dubious ownership' "$out/git.err"; then
+        skip pgxn-dist "git refuses $GD_ROOT, owned by another user (see git config safe.directory): make dist archives git HEAD"
+    else
+        skip pgxn-dist "$GD_ROOT is not (the top of) a git checkout: make dist archives git HEAD"
+    fi
 fi
 
 # ---- package: the .deb, installed, and the suites against it ----
