@@ -117,6 +117,13 @@ SELECT indexrelid::regclass AS index, indisvalid, pg_get_indexdef(indexrelid) AS
 SELECT conname, contype, conindid::regclass AS index FROM pg_constraint WHERE conname = 'ap_a_key';
 -- Again: every index is there and valid, nothing runs.
 CALL guarded_ddl.apply('CREATE INDEX ON ap (a, (b + 1)) INCLUDE (parent_id); ALTER TABLE ap ADD UNIQUE (a)');
+-- A rerun of the finished DROP INDEX: the index is gone and the audit log
+-- shows the earlier apply ran its recipe, so it is done already. A name no
+-- apply ever dropped (a typo) still fails as PostgreSQL fails it, and so
+-- does the rerun of a statement whose recipe never ran.
+CALL guarded_ddl.apply('DROP INDEX ap_b_idx');
+CALL guarded_ddl.apply('DROP INDEX ap_b_idz');
+CALL guarded_ddl.apply('DROP INDEX ap_b_idz');
 -- An invalid index of that name (a failed build) is dropped and built again.
 SET guarded_ddl.mode = off;
 UPDATE ap SET parent_id = 3 WHERE id = 2;
@@ -161,7 +168,10 @@ SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
 SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
        'ap_rx_w_idx'::regclass::oid <> :w_before AS w_rebuilt;
 SELECT 'ap_rx_v_idx'::regclass::oid AS v_before \gset
+-- Terse: VERBOSE's DETAIL gives timings.
+\set VERBOSITY terse
 CALL guarded_ddl.apply('REINDEX (VERBOSE) TABLE ap_rx');
+\set VERBOSITY default
 SELECT indexrelid::regclass AS index, indisvalid FROM pg_index
  WHERE indrelid = 'ap_rx'::regclass ORDER BY indexrelid::regclass::text;
 SELECT 'ap_rx_v_idx'::regclass::oid <> :v_before AS v_rebuilt,
@@ -179,6 +189,11 @@ CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_1');
 SELECT inhrelid::regclass AS partition, inhdetachpending FROM pg_inherits
  WHERE inhparent = 'ap_parts'::regclass ORDER BY 1::text;
 SELECT relispartition FROM pg_class WHERE oid = 'ap_parts_1'::regclass;
+-- The rerun: ap_parts_1 is no partition any more and the earlier apply ran
+-- the recipe: done already. A table that never was a partition: PostgreSQL's
+-- error.
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_1');
+CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_rx');
 CREATE TABLE ap_parts_def PARTITION OF ap_parts DEFAULT;
 CALL guarded_ddl.apply('ALTER TABLE ap_parts DETACH PARTITION ap_parts_2');
 SELECT inhrelid::regclass AS partition FROM pg_inherits
@@ -243,6 +258,17 @@ CALL guarded_ddl.apply($$ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_3a FOR VAL
 SELECT c.oid::regclass AS partition, pg_get_expr(c.relpartbound, c.oid) AS bound
   FROM pg_class c WHERE c.relispartition AND c.relname LIKE 'ap_att%' ORDER BY 1::text;
 SELECT count(*) AS helpers_left FROM pg_constraint WHERE conname LIKE 'ap_att%partition_bound';
+-- The same text again: each table is a partition of that parent with that
+-- bound, which the catalogs prove: done already, nothing runs. Another
+-- bound, or another parent: PostgreSQL's error (already a partition).
+CALL guarded_ddl.apply($$
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_1 FOR VALUES FROM (MINVALUE) TO (1000);
+    ALTER TABLE ap_att ATTACH PARTITION ap_att_3 FOR VALUES FROM (2000) TO (3000);
+$$);
+CALL guarded_ddl.apply($$ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_3a FOR VALUES IN ('a', 'c')$$);
+CALL guarded_ddl.apply($$ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_3a FOR VALUES IN ('a')$$);
+CALL guarded_ddl.apply('ALTER TABLE ap_att ATTACH PARTITION ap_att_1 FOR VALUES FROM (MINVALUE) TO (999)');
+CALL guarded_ddl.apply('ALTER TABLE ap_att_3 ATTACH PARTITION ap_att_1 FOR VALUES IN (''a'')');
 -- Interrupted after the ATTACH: the rerun only drops the helper (PostgreSQL
 -- would refuse the statement itself: already a partition). The state is
 -- made with the guard off.

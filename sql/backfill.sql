@@ -42,6 +42,17 @@ CALL guarded_ddl.backfill('users', 'full_name = NULL', 'full_name IS NULL');
 SELECT count(*) FROM users WHERE full_name IS NULL;
 SELECT state, rows_done, error FROM guarded_ddl.backfills ORDER BY id DESC LIMIT 1;
 
+-- The fragments go into the batch statement as parse trees, never as text:
+-- a line comment ends with its fragment, and a multiple assignment works as
+-- in UPDATE. The 10 rows the failed run left are filled.
+SET client_min_messages = warning;
+CALL guarded_ddl.backfill('users', '(full_name, display_name) = (name, ''x'') -- both',
+                          'full_name IS NULL -- what is left');
+RESET client_min_messages;
+SELECT count(*) FILTER (WHERE full_name IS NULL) AS left,
+       count(*) FILTER (WHERE display_name = 'x') AS assigned_x FROM users;
+UPDATE users SET full_name = NULL WHERE id <= 10;
+
 -- Injection attempts in either fragment: refused before anything runs,
 -- the DETAIL saying why.
 \set VERBOSITY default
@@ -61,7 +72,15 @@ CALL guarded_ddl.backfill('users', 'full_name = name RETURNING *', 'full_name IS
 CALL guarded_ddl.backfill('users', 'full_name = name''', 'full_name IS NULL');
 CALL guarded_ddl.backfill('users', 'full_name = (WITH d AS (DELETE FROM users RETURNING name) SELECT min(name) FROM d)', 'full_name IS NULL');
 CALL guarded_ddl.backfill('users', 'full_name = name', 'EXISTS (WITH d AS (DELETE FROM users RETURNING 1) SELECT 1 FROM d)');
+-- A parameter reference would read the batch statement's own parameter
+-- (the last key): refused.
+CALL guarded_ddl.backfill('users', 'full_name = name', 'id > $1');
+CALL guarded_ddl.backfill('users', 'full_name = $1', 'full_name IS NULL');
+-- Errors of parse analysis point into the fragment, not into a statement
+-- the caller never wrote.
 CALL guarded_ddl.backfill('users', 'full_name = generate_series(1, 2)::text', 'full_name IS NULL');
+CALL guarded_ddl.backfill('users', 'full_name = name', E'full_name IS NULL\n  AND no_such > 1');
+CALL guarded_ddl.backfill('users', 'display_name = name, full_name = name || no_such', 'full_name IS NULL');
 CALL guarded_ddl.backfill('users', 'id = id + 1', 'full_name IS NULL');
 CALL guarded_ddl.backfill('users', 'full_name = name', 'name');
 CALL guarded_ddl.backfill('users', 'no_such_column = name', 'full_name IS NULL');

@@ -171,6 +171,16 @@ void apply_statements(List *parsed, const char *query) {
             run_recipe(statement_no, command, leftover_rule, original, recipe);
             continue;
         }
+        // A rerun of a finished recipe, or a statement whose effect is in
+        // place: PostgreSQL would refuse it (the index is gone, the table
+        // is a partition already), and nothing is left to do.
+        const char *done = rule ? nullptr : gd_recipe_done_already(raw, query, original);
+        if (done != nullptr) {
+            ereport(NOTICE, (errmsg("guarded_ddl.apply: statement %d (%s): done already (%s), "
+                                    "skipped",
+                                    statement_no, command, done)));
+            continue;
+        }
         // Allowed, or blocked with no recipe: it runs as it is, and the
         // hook blocks it (GD001) as it would anywhere else.
         if (rule)

@@ -9,13 +9,17 @@
 // running the same call again after an interruption carries on.
 //
 // The fragments are the caller's SQL, run as the caller: PostgreSQL checks
-// the caller's privileges when each batch runs. They are parsed first, inside
-// a fixed wrapper, and accepted only when the parse tree is exactly one
-// statement of the wrapper's shape with the fragment as its SET list or its
-// WHERE condition, containing no data-modifying statement. Only then is the
-// fragment's text placed, between line breaks and parentheses, into the
-// batch statement: a fragment that parses alone as one expression cannot
-// close, comment out or extend the text around it.
+// the caller's privileges when each batch runs. They are parsed, each alone
+// inside a fixed wrapper, and accepted only when the parse tree is exactly
+// one statement of the wrapper's shape with the fragment as its SET list or
+// its WHERE condition, containing no data-modifying statement and no
+// parameter reference. Their text is never placed into another statement:
+// the batch statement is guarded_ddl's own text (quoted names, no fragment)
+// parsed alone, and the fragments' parse nodes are grafted into its parse
+// tree, which then goes through parse analysis, planning and the executor as
+// any statement does. Each node keeps its position in a source text made of
+// both fragments and the statement, so an error in a fragment points into
+// that fragment.
 //
 // Progress goes to guarded_ddl.backfill_run (read through the view
 // guarded_ddl.backfills), written with the batch in the same transaction,
@@ -34,9 +38,13 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
+#include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
 #include "storage/latch.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
@@ -62,6 +70,16 @@ struct Backfill {
     Oid relid;
     char *set_clause;
     char *where_clause;
+    // The fragments parsed: the SET list's ResTargets and the condition,
+    // their locations offsets into every statement's source text, which
+    // begins with prefix: "UPDATE gd_backfill_target SET <set_clause>\n
+    // SELECT WHERE <where_clause>\n".
+    List *set_targets;
+    Node *where;
+    char *prefix;
+    int prefix_len;
+    int set_start;   // where set_clause begins in prefix
+    int where_start; // where where_clause begins in prefix
     int batch_size;
     int64 pause_us;
     int64 max_duration_us; // 0: no limit
@@ -84,7 +102,8 @@ struct Backfill {
     int64 batches;
     int64 passes;
     int64 pass_rows; // rows this walk updated
-    int64 left_base; // rows matching at the last count
+    int64 left_base; // rows matching at the last count (or the estimate)
+    bool left_exact; // left_base was counted, not estimated
     int64 done_at_base;
     int idle_walks; // walks in a row that found every matching row busy
     // What the next step does and what the last one found.
@@ -106,17 +125,31 @@ int64 rows_left(const Backfill *b) {
 
 // ---- Parsing the fragments ----
 
-// True when the raw tree under node holds a data-modifying statement (a
-// writable CTE in a sub-SELECT, say).
-bool contains_write(Node *node, void *context) {
+// What a fragment's raw tree must not hold: a data-modifying statement (a
+// writable CTE in a sub-SELECT, say), or a parameter reference ($1), which
+// would read the batch statement's own parameters (the last key).
+bool raw_walk(Node *node, void *context) {
     if (node == nullptr)
         return false;
+    auto *found = static_cast<const char **>(context);
     if (IsA(node, InsertStmt) || IsA(node, UpdateStmt) || IsA(node, DeleteStmt) ||
-        IsA(node, MergeStmt))
+        IsA(node, MergeStmt)) {
+        *found = "It contains a data-modifying statement (INSERT, UPDATE, DELETE or MERGE).";
         return true;
+    }
+    if (IsA(node, ParamRef)) {
+        *found = "It refers to a parameter ($n).";
+        return true;
+    }
     // PostgreSQL 15 declares the walker without parameters.
-    auto walker = reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(contains_write));
+    auto walker = reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(raw_walk));
     return raw_expression_tree_walker(node, walker, context);
+}
+
+const char *forbidden_node(Node *node) {
+    const char *found = nullptr;
+    (void)raw_walk(node, &found);
+    return found;
 }
 
 [[noreturn]] void refuse_fragment(const char *which, const char *fragment, const char *detail) {
@@ -132,10 +165,21 @@ bool contains_write(Node *node, void *context) {
                     errcontext("%s: %s", which, fragment)));
 }
 
-// The fragment parsed inside the wrapper, or an error saying why not. Syntax
-// errors are reported against the fragment, not the wrapper's text.
-RawStmt *parse_in_wrapper(const char *which, const char *wrapper, const char *fragment) {
-    char *sql = psprintf("%s%s", wrapper, fragment);
+// Spaces, n of them: what goes before a text parsed at offset n of a
+// statement's source text, so that its nodes' locations are offsets there.
+char *padding(int n, const char *then) {
+    size_t len = strlen(then);
+    char *text = static_cast<char *>(palloc(static_cast<size_t>(n) + len + 1));
+    memset(text, ' ', static_cast<size_t>(n));
+    memcpy(text + n, then, len + 1);
+    return text;
+}
+
+// The fragment parsed inside the wrapper, the wrapper at offset at of the
+// source text, or an error saying why not. Syntax errors are reported
+// against the fragment, not the wrapper's text.
+RawStmt *parse_in_wrapper(const char *which, int at, const char *wrapper, const char *fragment) {
+    char *sql = padding(at, psprintf("%s%s", wrapper, fragment));
     MemoryContext context = CurrentMemoryContext;
     List *volatile stmts = NIL;
     ErrorData *volatile error = nullptr;
@@ -162,9 +206,14 @@ RawStmt *parse_in_wrapper(const char *which, const char *wrapper, const char *fr
     return raw;
 }
 
+const char *const set_wrapper = "UPDATE gd_backfill_target SET ";
+const char *const where_wrapper = "SELECT WHERE ";
+
 // The SET list of "UPDATE gd_backfill_target SET <fragment>".
-List *parse_set_clause(const char *fragment) {
-    RawStmt *raw = parse_in_wrapper("set_clause", "UPDATE gd_backfill_target SET ", fragment);
+List *parse_set_clause(const Backfill *b) {
+    const char *fragment = b->set_clause;
+    RawStmt *raw = parse_in_wrapper(
+        "set_clause", b->set_start - static_cast<int>(strlen(set_wrapper)), set_wrapper, fragment);
     if (!IsA(raw->stmt, UpdateStmt))
         refuse_fragment("set_clause", fragment, "It does not parse as a SET list.");
     auto *u = castNode(UpdateStmt, raw->stmt);
@@ -182,18 +231,19 @@ List *parse_set_clause(const char *fragment) {
         auto *target = lfirst_node(ResTarget, lc);
         if (target->name == nullptr)
             refuse_fragment("set_clause", fragment, "An assignment names no column.");
-        if (contains_write(target->val, nullptr))
-            refuse_fragment("set_clause", fragment,
-                            "It contains a data-modifying statement (INSERT, UPDATE, DELETE or "
-                            "MERGE).");
+        if (const char *why = forbidden_node(reinterpret_cast<Node *>(target)))
+            refuse_fragment("set_clause", fragment, why);
     }
     return u->targetList;
 }
 
-// Checks that the fragment is the WHERE condition of "SELECT WHERE <fragment>"
-// and nothing else.
-void parse_where_clause(const char *fragment) {
-    RawStmt *raw = parse_in_wrapper("where_clause", "SELECT WHERE ", fragment);
+// The WHERE condition of "SELECT WHERE <fragment>", which must be nothing
+// else.
+Node *parse_where_clause(const Backfill *b) {
+    const char *fragment = b->where_clause;
+    RawStmt *raw =
+        parse_in_wrapper("where_clause", b->where_start - static_cast<int>(strlen(where_wrapper)),
+                         where_wrapper, fragment);
     if (!IsA(raw->stmt, SelectStmt))
         refuse_fragment("where_clause", fragment, "It does not parse as a condition.");
     auto *s = castNode(SelectStmt, raw->stmt);
@@ -210,10 +260,21 @@ void parse_where_clause(const char *fragment) {
         s->lockingClause != NIL)
         refuse_fragment("where_clause", fragment,
                         "It contains an ORDER BY, LIMIT, OFFSET or locking clause.");
-    if (contains_write(s->whereClause, nullptr))
-        refuse_fragment("where_clause", fragment,
-                        "It contains a data-modifying statement (INSERT, UPDATE, DELETE or "
-                        "MERGE).");
+    if (const char *why = forbidden_node(s->whereClause))
+        refuse_fragment("where_clause", fragment, why);
+    return s->whereClause;
+}
+
+// Where each part of the source text begins: the SET list, then the
+// condition, each in its wrapper and on a line of its own, then the
+// statement.
+void lay_out_source(Backfill *b) {
+    b->set_start = static_cast<int>(strlen(set_wrapper));
+    b->where_start = b->set_start + static_cast<int>(strlen(b->set_clause)) + 1 +
+                     static_cast<int>(strlen(where_wrapper));
+    b->prefix =
+        psprintf("%s%s\n%s%s\n", set_wrapper, b->set_clause, where_wrapper, b->where_clause);
+    b->prefix_len = static_cast<int>(strlen(b->prefix));
 }
 
 // ---- Preconditions ----
@@ -382,10 +443,57 @@ void append_keys(StringInfo sql, const Backfill *b, const char *prefix) {
         appendStringInfo(sql, "%s%s%s", i ? ", " : "", prefix, b->key_names[i]);
 }
 
+// A statement of guarded_ddl's own (no fragment in its text), parsed at its
+// place in the source text, with that source text.
+struct Statement {
+    RawStmt *raw;
+    char *source;
+};
+
+Statement parse_own(const Backfill *b, const char *sql) {
+    List *parsed = raw_parser(padding(b->prefix_len, sql), RAW_PARSE_DEFAULT);
+    if (list_length(parsed) != 1)
+        elog(ERROR, "guarded_ddl.backfill: its own statement parsed as %d", list_length(parsed));
+    return Statement{linitial_node(RawStmt, parsed), psprintf("%s%s", b->prefix, sql)};
+}
+
+[[noreturn]] void unexpected_shape(void) {
+    elog(ERROR, "guarded_ddl.backfill: its own statement has an unexpected parse tree");
+}
+
+// A copy of the condition for one place in the tree: analysis must not see
+// one node twice.
+Node *where_copy(const Backfill *b) {
+    return static_cast<Node *>(copyObjectImpl(b->where));
+}
+
+// select's WHERE becomes "<its condition> AND <where_clause>".
+void add_condition(const Backfill *b, Node *select) {
+    if (select == nullptr || !IsA(select, SelectStmt))
+        unexpected_shape();
+    auto *s = castNode(SelectStmt, select);
+    s->whereClause = s->whereClause == nullptr
+                         ? where_copy(b)
+                         : reinterpret_cast<Node *>(makeBoolExpr(
+                               AND_EXPR, list_make2(s->whereClause, where_copy(b)), -1));
+}
+
 // One batch: lock the next rows, update them, and return the highest key
 // updated, how many, and whether any still matches where_clause afterwards
-// (a SET list that leaves rows matching would never finish).
-char *batch_sql(const Backfill *b) {
+// (a SET list that leaves rows matching would never finish). Parsed from
+//   WITH gd_backfill_batch (<keys>) AS MATERIALIZED (
+//    SELECT <keys> FROM <table> [WHERE ROW(<keys>) > ROW($1, ...)]
+//    ORDER BY <keys> LIMIT <batch_size> FOR UPDATE SKIP LOCKED
+//   ), gd_backfill_updated AS (
+//    UPDATE <table> SET gd_backfill_set = NULL FROM gd_backfill_batch
+//    WHERE <table>.<key> = gd_backfill_batch.<key> ...
+//    RETURNING <keys>, NULL AS gd_still_matches)
+//   SELECT <keys>, count(*) OVER (), bool_or(gd_still_matches) OVER ()
+//    FROM gd_backfill_updated ORDER BY <keys> DESC LIMIT 1
+// then, in the parse tree: the batch's WHERE gets "AND <where_clause>", the
+// UPDATE's SET list becomes set_clause's, and gd_still_matches becomes
+// "(<where_clause>) IS TRUE".
+Statement batch_statement(const Backfill *b) {
     StringInfoData sql;
     initStringInfo(&sql);
     appendStringInfoString(&sql, "WITH gd_backfill_batch (");
@@ -393,28 +501,29 @@ char *batch_sql(const Backfill *b) {
         appendStringInfo(&sql, "%sgd_key_%d", i ? ", " : "", i + 1);
     appendStringInfoString(&sql, ") AS MATERIALIZED (\n SELECT ");
     append_keys(&sql, b, "");
-    appendStringInfo(&sql, " FROM %s\n WHERE ", b->relation);
+    appendStringInfo(&sql, " FROM %s\n", b->relation);
     if (b->have_key) {
-        appendStringInfoString(&sql, "ROW(");
+        appendStringInfoString(&sql, " WHERE ROW(");
         append_keys(&sql, b, "");
         appendStringInfoString(&sql, ") OPERATOR(pg_catalog.>) ROW(");
         for (int i = 0; i < b->n_keys; i++)
             appendStringInfo(&sql, "%s$%d", i ? ", " : "", i + 1);
-        appendStringInfoString(&sql, ") AND ");
+        appendStringInfoString(&sql, ")\n");
     }
-    appendStringInfo(&sql, "(\n%s\n)\n ORDER BY ", b->where_clause);
+    appendStringInfoString(&sql, " ORDER BY ");
     append_keys(&sql, b, "");
     appendStringInfo(&sql, "\n LIMIT %d FOR UPDATE SKIP LOCKED\n), gd_backfill_updated AS (\n",
                      b->batch_size);
-    appendStringInfo(&sql, " UPDATE %s SET\n%s\n FROM gd_backfill_batch\n WHERE ", b->relation,
-                     b->set_clause);
+    appendStringInfo(&sql,
+                     " UPDATE %s SET gd_backfill_set = NULL\n FROM gd_backfill_batch\n WHERE ",
+                     b->relation);
     for (int i = 0; i < b->n_keys; i++)
         appendStringInfo(&sql, "%s%s.%s OPERATOR(pg_catalog.=) gd_backfill_batch.gd_key_%d",
                          i ? " AND " : "", b->relation, b->key_names[i], i + 1);
     appendStringInfoString(&sql, "\n RETURNING ");
     for (int i = 0; i < b->n_keys; i++)
         appendStringInfo(&sql, "%s.%s AS gd_key_%d, ", b->relation, b->key_names[i], i + 1);
-    appendStringInfo(&sql, "(\n%s\n) IS TRUE AS gd_still_matches\n)\nSELECT ", b->where_clause);
+    appendStringInfoString(&sql, "NULL AS gd_still_matches\n)\nSELECT ");
     for (int i = 0; i < b->n_keys; i++)
         appendStringInfo(&sql, "gd_key_%d, ", i + 1);
     appendStringInfoString(&sql,
@@ -423,53 +532,211 @@ char *batch_sql(const Backfill *b) {
     for (int i = 0; i < b->n_keys; i++)
         appendStringInfo(&sql, "%sgd_key_%d DESC", i ? ", " : "", i + 1);
     appendStringInfoString(&sql, " LIMIT 1");
-    return sql.data;
+
+    Statement st = parse_own(b, sql.data);
+    auto *top = castNode(SelectStmt, st.raw->stmt);
+    if (top->withClause == nullptr || list_length(top->withClause->ctes) != 2)
+        unexpected_shape();
+    add_condition(b, linitial_node(CommonTableExpr, top->withClause->ctes)->ctequery);
+    Node *update = lsecond_node(CommonTableExpr, top->withClause->ctes)->ctequery;
+    if (!IsA(update, UpdateStmt))
+        unexpected_shape();
+    auto *u = castNode(UpdateStmt, update);
+    u->targetList = static_cast<List *>(copyObjectImpl(b->set_targets));
+    auto *still = llast_node(ResTarget, u->returningList);
+    BooleanTest *test = makeNode(BooleanTest);
+    test->arg = reinterpret_cast<Expr *>(where_copy(b));
+    test->booltesttype = IS_TRUE;
+    test->location = -1;
+    still->val = reinterpret_cast<Node *>(test);
+    return st;
 }
 
-char *count_sql(const Backfill *b) {
-    return psprintf("SELECT pg_catalog.count(*) FROM %s WHERE (\n%s\n)", b->relation,
-                    b->where_clause);
+// "SELECT count(*) FROM (SELECT FROM <table> WHERE <where_clause> LIMIT
+// <limit>) gd_backfill_matching": how many rows match, counted up to limit.
+Statement count_statement(const Backfill *b, int64 limit) {
+    Statement st = parse_own(
+        b,
+        psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s LIMIT %lld) gd_backfill_matching",
+                 b->relation, static_cast<long long>(limit)));
+    auto *top = castNode(SelectStmt, st.raw->stmt);
+    if (list_length(top->fromClause) != 1 || !IsA(linitial(top->fromClause), RangeSubselect))
+        unexpected_shape();
+    add_condition(b, linitial_node(RangeSubselect, top->fromClause)->subquery);
+    return st;
 }
 
-// Prepares sql as exactly one statement: a fragment must not have smuggled
-// in a second one (the parse checks above already make sure of it).
-SPIPlanPtr prepare_one(const char *sql, int nargs, Oid *types) {
-    SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
-    if (plan == nullptr)
-        elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-    if (list_length(SPI_plan_get_plan_sources(plan)) != 1)
-        ereport(ERROR,
-                (errcode(ERRCODE_SYNTAX_ERROR),
-                 errmsg("guarded_ddl.backfill: the fragments make more than one statement")));
-    return plan;
+// "SELECT FROM <table> WHERE <where_clause>": planned only, for the
+// planner's estimate of the matching rows.
+Statement estimate_statement(const Backfill *b) {
+    Statement st = parse_own(b, psprintf("SELECT FROM %s", b->relation));
+    add_condition(b, st.raw->stmt);
+    return st;
 }
 
-int64 count_matching(const Backfill *b) {
-    SPIPlanPtr plan = prepare_one(count_sql(b), 0, nullptr);
-    if (SPI_execute_plan(plan, nullptr, nullptr, true, 0) != SPI_OK_SELECT || SPI_processed != 1)
+// An error whose position is in the source text: shown in the fragment (or
+// the statement) it points into, as an internal query, with a CONTEXT line
+// saying which.
+struct PositionMap {
+    const Backfill *b;
+    const Statement *st;
+};
+
+void position_callback(void *arg) {
+    auto *map = static_cast<const PositionMap *>(arg);
+    const Backfill *b = map->b;
+    int position = geterrposition();
+    if (position <= 0)
+        return;
+    int at = position - 1;
+    int set_end = b->set_start + static_cast<int>(strlen(b->set_clause));
+    int where_end = b->where_start + static_cast<int>(strlen(b->where_clause));
+    errposition(0);
+    if (at >= b->set_start && at <= set_end) {
+        internalerrposition(at - b->set_start + 1);
+        internalerrquery(b->set_clause);
+        errcontext("set_clause of guarded_ddl.backfill");
+    } else if (at >= b->where_start && at <= where_end) {
+        internalerrposition(at - b->where_start + 1);
+        internalerrquery(b->where_clause);
+        errcontext("where_clause of guarded_ddl.backfill");
+    } else if (at >= b->prefix_len) {
+        internalerrposition(at - b->prefix_len + 1);
+        internalerrquery(map->st->source + b->prefix_len);
+        errcontext("statement of guarded_ddl.backfill");
+    }
+}
+
+// Receives the first row of a statement's result into values / nulls,
+// copied into keep; counts the rows.
+struct FirstRow {
+    DestReceiver pub;
+    MemoryContext keep;
+    int natts;
+    Datum values[kMaxKeyColumns + 2];
+    bool nulls[kMaxKeyColumns + 2];
+    int64 rows;
+};
+
+bool first_row_receive(TupleTableSlot *slot, DestReceiver *self) {
+    auto *r = reinterpret_cast<FirstRow *>(self);
+    if (r->rows++ > 0)
+        return true;
+    slot_getallattrs(slot);
+    TupleDesc desc = slot->tts_tupleDescriptor;
+    MemoryContext old = MemoryContextSwitchTo(r->keep);
+    for (int i = 0; i < r->natts && i < desc->natts; i++) {
+        Form_pg_attribute att = TupleDescAttr(desc, i);
+        r->nulls[i] = slot->tts_isnull[i];
+        r->values[i] =
+            r->nulls[i] ? Datum{0} : datumCopy(slot->tts_values[i], att->attbyval, att->attlen);
+    }
+    MemoryContextSwitchTo(old);
+    return true;
+}
+
+void first_row_startup(DestReceiver *, int, TupleDesc) {}
+void first_row_nothing(DestReceiver *) {}
+
+// Parse analysis, rewriting and planning of the statement, as the caller,
+// under the active snapshot: one plan, or an error.
+PlannedStmt *plan_statement(const Backfill *b, const Statement *st, int nparams, int options) {
+    PositionMap map{b, st};
+    ErrorContextCallback callback{error_context_stack, position_callback, &map};
+    error_context_stack = &callback;
+    List *queries = pg_analyze_and_rewrite_fixedparams(
+        st->raw, st->source, nparams > 0 ? const_cast<Oid *>(b->key_types) : nullptr, nparams,
+        nullptr);
+    List *plans = pg_plan_queries(queries, st->source, options, nullptr);
+    error_context_stack = callback.previous;
+    if (list_length(plans) != 1 || linitial_node(PlannedStmt, plans)->commandType != CMD_SELECT)
+        ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                        errmsg("guarded_ddl.backfill: a rule on %s makes the batch more than one "
+                               "statement",
+                               b->relation)));
+    return linitial_node(PlannedStmt, plans);
+}
+
+// Plans and runs the statement as SPI would for a procedure's statement (a
+// new command id and snapshot, the executor run to completion, the
+// statement's effects visible afterwards), with $1... bound to params;
+// returns the first row of its result in *row.
+void run_statement(const Backfill *b, const Statement *st, int nparams, const Datum *params,
+                   FirstRow *row, MemoryContext keep, bool read_only) {
+    memset(row, 0, sizeof *row);
+    row->pub.receiveSlot = first_row_receive;
+    row->pub.rStartup = first_row_startup;
+    row->pub.rShutdown = first_row_nothing;
+    row->pub.rDestroy = first_row_nothing;
+    row->pub.mydest = DestNone;
+    row->keep = keep;
+    row->natts = kMaxKeyColumns + 2;
+
+    if (!read_only)
+        CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    PlannedStmt *plan = plan_statement(b, st, nparams, read_only ? CURSOR_OPT_PARALLEL_OK : 0);
+    ParamListInfo list = nullptr;
+    if (nparams > 0) {
+        list = makeParamList(nparams);
+        for (int i = 0; i < nparams; i++) {
+            list->params[i].value = params[i];
+            list->params[i].isnull = false;
+            list->params[i].pflags = PARAM_FLAG_CONST;
+            list->params[i].ptype = b->key_types[i];
+        }
+    }
+    UpdateActiveSnapshotCommandId();
+    PositionMap map{b, st};
+    ErrorContextCallback callback{error_context_stack, position_callback, &map};
+    error_context_stack = &callback;
+    QueryDesc *query = CreateQueryDesc(plan, st->source, GetActiveSnapshot(), InvalidSnapshot,
+                                       &row->pub, list, nullptr, 0);
+    ExecutorStart(query, 0);
+    ExecutorRun(query, ForwardScanDirection, 0, true);
+    ExecutorFinish(query);
+    ExecutorEnd(query);
+    FreeQueryDesc(query);
+    error_context_stack = callback.previous;
+    PopActiveSnapshot();
+    if (!read_only)
+        CommandCounterIncrement();
+}
+
+// The rows matching where_clause, counted up to a bound: ten batches' worth
+// (at least 10,000): above it, the planner's estimate (no scan of a large
+// table just for a progress figure). Counting also finds that nothing
+// matches any more, which ends the backfill.
+void measure_left(Backfill *b) {
+    int64 bound = Max(INT64CONST(10000), static_cast<int64>(b->batch_size) * 10);
+    Statement st = count_statement(b, bound);
+    FirstRow row;
+    run_statement(b, &st, 0, nullptr, &row, CurrentMemoryContext, true);
+    if (row.rows != 1 || row.nulls[0])
         elog(ERROR, "guarded_ddl.backfill: counting the matching rows failed");
-    bool isnull;
-    int64 n =
-        DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-    SPI_freetuptable(SPI_tuptable);
-    SPI_freeplan(plan);
-    return n;
+    int64 counted = DatumGetInt64(row.values[0]);
+    b->left_exact = counted < bound;
+    b->left_base = counted;
+    if (!b->left_exact) {
+        Statement est = estimate_statement(b);
+        PushActiveSnapshot(GetTransactionSnapshot());
+        PlannedStmt *plan = plan_statement(b, &est, 0, 0);
+        PopActiveSnapshot();
+        b->left_base = Max(counted, static_cast<int64>(plan->planTree->plan_rows));
+    }
 }
 
 // Runs one batch; sets batch_rows and the last key.
 void run_batch(Backfill *b, MemoryContext keep) {
-    SPIPlanPtr plan = prepare_one(batch_sql(b), b->have_key ? b->n_keys : 0, b->key_types);
-    int rc = SPI_execute_plan(plan, b->have_key ? b->last_key : nullptr, nullptr, false, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "guarded_ddl.backfill: the batch failed: %s", SPI_result_code_string(rc));
+    Statement st = batch_statement(b);
+    FirstRow row;
+    run_statement(b, &st, b->have_key ? b->n_keys : 0, b->last_key, &row, CurrentMemoryContext,
+                  false);
     b->batch_rows = 0;
-    if (SPI_processed == 1) {
-        HeapTuple row = SPI_tuptable->vals[0];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        bool isnull;
-        b->batch_rows = DatumGetInt64(SPI_getbinval(row, desc, b->n_keys + 1, &isnull));
-        bool still = DatumGetBool(SPI_getbinval(row, desc, b->n_keys + 2, &isnull));
-        if (!isnull && still)
+    if (row.rows == 1) {
+        b->batch_rows = DatumGetInt64(row.values[b->n_keys]);
+        bool still = !row.nulls[b->n_keys + 1] && DatumGetBool(row.values[b->n_keys + 1]);
+        if (still)
             ereport(ERROR,
                     (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                      errmsg("guarded_ddl.backfill: rows still match where_clause after set_clause "
@@ -480,16 +747,13 @@ void run_batch(Backfill *b, MemoryContext keep) {
                              "instance \"full_name IS NULL AND name IS NOT NULL\".")));
         MemoryContext old = MemoryContextSwitchTo(keep);
         for (int i = 0; i < b->n_keys; i++) {
-            Datum key = SPI_getbinval(row, desc, i + 1, &isnull);
             if (b->have_key && !b->key_byval[i])
                 pfree(DatumGetPointer(b->last_key[i]));
-            b->last_key[i] = datumCopy(key, b->key_byval[i], b->key_len[i]);
+            b->last_key[i] = datumCopy(row.values[i], b->key_byval[i], b->key_len[i]);
         }
         MemoryContextSwitchTo(old);
         b->have_key = true;
     }
-    SPI_freetuptable(SPI_tuptable);
-    SPI_freeplan(plan);
 }
 
 // ---- Progress ----
@@ -594,7 +858,7 @@ void step(void *arg) {
         return;
     }
     if (b->need_count) {
-        b->left_base = count_matching(b);
+        measure_left(b);
         b->done_at_base = b->rows_done;
         b->need_count = false;
         b->finished = b->left_base == 0;
@@ -683,23 +947,35 @@ extern "C" Datum gd_backfill(PG_FUNCTION_ARGS) {
     b = static_cast<Backfill *>(memcpy(palloc(sizeof(Backfill)), b, sizeof(Backfill)));
     b->set_clause = text_to_cstring(PG_GETARG_TEXT_PP(1));
     b->where_clause = text_to_cstring(PG_GETARG_TEXT_PP(2));
-    List *targets = parse_set_clause(b->set_clause);
-    parse_where_clause(b->where_clause);
-    resolve_relation(b, targets);
+    lay_out_source(b);
+    b->set_targets = parse_set_clause(b);
+    b->where = parse_where_clause(b);
+    resolve_relation(b, b->set_targets);
     resolve_run_table(b);
 
-    // Analysing the batch statement now reports errors in the fragments
+    // Planning the batch statement now reports errors in the fragments
     // (unknown columns, a set-returning function in the SET list, a
     // condition that is not boolean) before anything runs; counting the
     // matching rows checks the caller's SELECT privileges.
-    SPI_freeplan(prepare_one(batch_sql(b), 0, nullptr));
-    b->left_base = count_matching(b);
+    PushActiveSnapshot(GetTransactionSnapshot());
+    Statement first = batch_statement(b);
+    (void)plan_statement(b, &first, 0, 0);
+    PopActiveSnapshot();
+    measure_left(b);
     b->done_at_base = 0;
     b->run_id = insert_run(b);
     SPI_commit();
     SPI_start_transaction();
-    ereport(NOTICE, (errmsg("guarded_ddl.backfill: %lld rows of %s match, batches of %d",
-                            static_cast<long long>(b->left_base), b->relation, b->batch_size)));
+    if (b->left_exact)
+        ereport(NOTICE, (errmsg("guarded_ddl.backfill: %lld rows of %s match, batches of %d",
+                                static_cast<long long>(b->left_base), b->relation, b->batch_size)));
+    else
+        ereport(NOTICE,
+                (errmsg("guarded_ddl.backfill: about %lld rows of %s match, batches of %d",
+                        static_cast<long long>(b->left_base), b->relation, b->batch_size),
+                 errdetail("At least %lld rows match; the rest is the planner's estimate.",
+                           static_cast<long long>(
+                               Max(INT64CONST(10000), static_cast<int64>(b->batch_size) * 10)))));
 
     walk(b);
 

@@ -1,7 +1,9 @@
 #include "pg/recipe_steps.hpp"
 
 #include "pg/change_prediction.hpp"
+#include "pg/recipe_history.hpp"
 #include "pg/sql_text.hpp"
+#include "pg/subtransaction.hpp"
 
 extern "C" {
 #include "access/genam.h"
@@ -1107,6 +1109,140 @@ bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe,
     *rule = RuleId::SetNotNullScan;
     // The helper is there exactly when the recipe's first step is done.
     return recipe->steps[0].done != nullptr;
+}
+
+namespace {
+
+// ---- Finished already: a rerun of a single-step recipe ----
+
+// The earlier apply that ran the recipe of original and left its effect in
+// place, as the audit log shows it, described for the NOTICE; null when the
+// log shows none.
+const char *earlier_recipe(const char *original, const char *command, const char *verb) {
+    int64 id = gd_recipe_earlier_run(original, command);
+    if (id == 0)
+        return nullptr;
+    return psprintf("recipe %lld, run by an earlier apply, %s it", static_cast<long long>(id),
+                    verb);
+}
+
+// DROP INDEX of one index that is gone: done when an earlier apply ran its
+// recipe (DROP INDEX CONCURRENTLY) without an error. Otherwise the name may
+// be a typo, and PostgreSQL says the index does not exist.
+const char *drop_index_done(const DropStmt *stmt, const char *original) {
+    if (stmt->removeType != OBJECT_INDEX || list_length(stmt->objects) != 1 || stmt->missing_ok)
+        return nullptr;
+    RangeVar *rv = makeRangeVarFromNameList(static_cast<List *>(linitial(stmt->objects)));
+    if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+        return nullptr;
+    const char *earlier = earlier_recipe(original, "DROP INDEX", "dropped");
+    if (earlier == nullptr)
+        return nullptr;
+    return psprintf("index \"%s\" does not exist; %s", rv->relname, earlier);
+}
+
+// DETACH PARTITION of a table that is no partition of the parent (nor
+// pending detach): done when an earlier apply ran its recipe without an
+// error. Otherwise PostgreSQL says it is not a partition.
+const char *detach_done(const AlterTableStmt *stmt, const AlterTableCmd *cmd,
+                        const char *original) {
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid partition = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(partition) ||
+        get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE)
+        return nullptr;
+    if (get_rel_relispartition(partition) && get_partition_parent(partition, true) == parent)
+        return nullptr; // attached, or pending detach: the recipe's business
+    const char *earlier = earlier_recipe(original, "ALTER TABLE", "detached");
+    if (earlier == nullptr)
+        return nullptr;
+    return psprintf("%s is no partition of %s; %s", qualified_relation(partition),
+                    qualified_relation(parent), earlier);
+}
+
+struct BoundCompare {
+    Relation parent;
+    PartitionBoundSpec *bound; // the statement's, raw
+    const char *query;
+    PartitionBoundSpec *transformed;
+};
+
+void transform_bound(void *arg) {
+    auto *c = static_cast<BoundCompare *>(arg);
+    ParseState *pstate = make_parsestate(nullptr);
+    pstate->p_sourcetext = c->query;
+    c->transformed = transformPartitionBound(
+        pstate, c->parent, static_cast<PartitionBoundSpec *>(copyObjectImpl(c->bound)));
+    free_parsestate(pstate);
+}
+
+// Whether child's bound under parent is the statement's bound, as
+// PostgreSQL stores it (the bound transformed, its values coerced to the
+// key's types). A bound that does not transform is not the same.
+bool same_bound(Oid parent, Oid child, PartitionBoundSpec *bound, const char *query) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(child));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    bool isnull;
+    Datum datum = SysCacheGetAttr(RELOID, tuple, Anum_pg_class_relpartbound, &isnull);
+    Node *stored = isnull ? nullptr : static_cast<Node *>(stringToNode(TextDatumGetCString(datum)));
+    ReleaseSysCache(tuple);
+    if (stored == nullptr || !IsA(stored, PartitionBoundSpec))
+        return false;
+    auto *spec = castNode(PartitionBoundSpec, stored);
+    if (bound->is_default || spec->is_default)
+        return bound->is_default && spec->is_default;
+    BoundCompare c{table_open(parent, AccessShareLock), bound, query, nullptr};
+    if (get_partition_strategy(RelationGetPartitionKey(c.parent)) != bound->strategy) {
+        table_close(c.parent, AccessShareLock);
+        return false;
+    }
+    ErrorData *error = gd_try_in_subtransaction(transform_bound, &c);
+    table_close(c.parent, AccessShareLock);
+    if (error != nullptr) {
+        if (gd_error_must_propagate(error->sqlerrcode))
+            ReThrowError(error);
+        return false;
+    }
+    return equal(c.transformed, spec);
+}
+
+// ATTACH PARTITION of a table that is a partition of that parent with that
+// bound (not pending detach): the statement's effect is there, whoever
+// attached it, so it is done; the catalogs prove it. Another bound, or
+// another parent: PostgreSQL says it is a partition already.
+const char *attach_done(const AlterTableStmt *stmt, const AlterTableCmd *cmd, const char *query) {
+    auto *partcmd = castNode(PartitionCmd, cmd->def);
+    Oid parent = RangeVarGetRelid(stmt->relation, NoLock, true);
+    Oid child = RangeVarGetRelid(partcmd->name, NoLock, true);
+    if (!OidIsValid(parent) || !OidIsValid(child) || partcmd->bound == nullptr ||
+        get_rel_relkind(parent) != RELKIND_PARTITIONED_TABLE || !get_rel_relispartition(child) ||
+        get_partition_parent(child, true) != parent || detach_pending(child, parent))
+        return nullptr;
+    // A bound's expression would be evaluated to compare it: never done.
+    if (!bound_values_are_literals(partcmd->bound) ||
+        !same_bound(parent, child, partcmd->bound, query))
+        return nullptr;
+    return psprintf("%s is a partition of %s with that bound already", qualified_relation(child),
+                    qualified_relation(parent));
+}
+
+} // namespace
+
+const char *gd_recipe_done_already(const RawStmt *raw, const char *query, const char *original) {
+    if (IsA(raw->stmt, DropStmt))
+        return drop_index_done(castNode(DropStmt, raw->stmt), original);
+    const char *why;
+    const AlterTableCmd *cmd = single_command(raw->stmt, &why);
+    if (cmd == nullptr || !IsA(cmd->def, PartitionCmd))
+        return nullptr;
+    auto *stmt = castNode(AlterTableStmt, raw->stmt);
+    if (cmd->subtype == AT_DetachPartition)
+        return detach_done(stmt, cmd, original);
+    if (cmd->subtype == AT_AttachPartition)
+        return attach_done(stmt, cmd, query);
+    return nullptr;
 }
 
 bool gd_recipe_plan(RuleId rule, const RawStmt *raw, const char *query, GdRecipe *recipe,

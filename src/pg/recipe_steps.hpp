@@ -44,3 +44,15 @@ bool gd_recipe_plan(guarded_ddl::RuleId rule, const RawStmt *raw, const char *qu
 // built again), which PostgreSQL would refuse to create again.
 bool gd_recipe_leftover(const RawStmt *raw, const char *query, GdRecipe *recipe,
                         guarded_ddl::RuleId *rule);
+
+// For a statement no rule blocks and no leftover explains: why the
+// statement's effect is in place already, or null. Only where the catalogs
+// prove the effect there, and, when the effect is an absence (the index
+// gone, the partition detached), where the audit log shows an earlier apply
+// ran the statement's recipe: a rerun of a finished recipe. Otherwise
+// PostgreSQL reports the statement's own error (a typo stays an error).
+//  - DROP INDEX (without IF EXISTS) of one index that does not exist;
+//  - DETACH PARTITION of a table that is no partition of the table;
+//  - ATTACH PARTITION of a table that is a partition of the table with the
+//    statement's bound (of literal values), whoever attached it.
+const char *gd_recipe_done_already(const RawStmt *raw, const char *query, const char *original);

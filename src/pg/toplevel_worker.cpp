@@ -109,9 +109,17 @@ void rethrow_message(StringInfo msg, const char *sql, const char *failure_hint) 
         edata.internalquery = pstrdup(sql);
         edata.cursorpos = 0;
     }
-    edata.context = edata.context != nullptr ? psprintf("%s\n%s", edata.context, worker_context)
-                                             : pstrdup(worker_context);
+    // The CONTEXT lines naming the step are added by step_context(), as
+    // for every error raised while the caller follows the worker.
     ThrowErrorData(&edata);
+}
+
+// The CONTEXT of whatever is raised while the caller follows the worker
+// (the worker's messages, a cancel, the worker stopping early): the step, as
+// SPI names the statement of a step run in the caller, then who ran it.
+void step_context(void *arg) {
+    errcontext("SQL statement \"%s\"", static_cast<const char *>(arg));
+    errcontext("%s", worker_context);
 }
 
 // Reads the worker's messages until it detaches from the queue (it ended),
@@ -217,6 +225,9 @@ void gd_run_toplevel(const char *sql, const char *failure_hint) {
 
     PG_TRY();
     {
+        // Popped by PG_CATCH on an error (PG_TRY restores the stack).
+        ErrorContextCallback callback{error_context_stack, step_context, const_cast<char *>(sql)};
+        error_context_stack = &callback;
         follow_worker(mqh, sql, failure_hint);
         if (WaitForBackgroundWorkerShutdown(handle) == BGWH_POSTMASTER_DIED)
             ereport(FATAL, (errcode(ERRCODE_ADMIN_SHUTDOWN),
@@ -229,6 +240,7 @@ void gd_run_toplevel(const char *sql, const char *failure_hint) {
                             errdetail("The step was: %s", sql),
                             errhint("The server log says why. Run the same apply again: it "
                                     "continues where it stopped.")));
+        error_context_stack = callback.previous;
     }
     PG_CATCH();
     {

@@ -159,7 +159,7 @@ SELECT guarded_ddl.set_table_policy('al', large => true);
 # PostgreSQL 15: the table's owner needs CREATE on the schema for an index.
 ($ret, $out, $err) = $node->psql('postgres',
     q{CALL guarded_ddl.apply('CREATE INDEX al_v ON al (v)')}, extra_params => ['-U', 'alice']);
-like($err, qr/ERROR:  permission denied for schema public\n(?:.*\n)*CONTEXT:  top-level step of guarded_ddl\.apply/,
+like($err, qr/ERROR:  permission denied for schema public\n(?:.*\n)*CONTEXT:  SQL statement "[^\n]*"\ntop-level step of guarded_ddl\.apply/,
     'role: alice without CREATE on the schema gets PostgreSQL\'s permission error from the worker');
 $node->safe_psql('postgres', 'GRANT CREATE ON SCHEMA public TO alice');
 ($ret, $out, $err) = $node->psql('postgres',

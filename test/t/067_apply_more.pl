@@ -119,6 +119,21 @@ is($node->safe_psql('postgres', q{
     '0:false', 'detach: parts_1 is a table of its own');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM parts'), '25001',
     'detach: parts keeps the other partition\'s rows');
+# Once more: parts_1 is no partition and the audit log shows the recipe ran
+# (cancelled once, finished by FINALIZE): done already, nothing runs, no
+# error. The same statement for a table that never was a partition of parts
+# still fails as PostgreSQL fails it.
+($ret, $out, $err) = $node->psql('postgres',
+    q{CALL guarded_ddl.apply('ALTER TABLE parts DETACH PARTITION parts_1')});
+is($ret, 0, 'detach: the second rerun succeeds');
+like($err, qr/done already \(public\.parts_1 is no partition of public\.parts; recipe \d+, run by an earlier apply, detached it\), skipped/,
+    'detach: the second rerun recognises the finished detach');
+unlike($err, qr/step 1 of 1/, 'detach: the second rerun runs no step');
+($ret, $out, $err) = $node->psql('postgres',
+    q{CALL guarded_ddl.apply('ALTER TABLE parts DETACH PARTITION big')});
+isnt($ret, 0, 'detach: a table that never was a partition fails');
+like($err, qr/relation "big" is not a partition of relation "parts"/,
+    'detach: with PostgreSQL\'s error');
 
 # ---- REFRESH MATERIALIZED VIEW: CONCURRENTLY, readers do not block it ----
 $node->safe_psql('postgres', 'INSERT INTO big VALUES (50001, 1)');

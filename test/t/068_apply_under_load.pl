@@ -303,6 +303,9 @@ SELECT count(*) = 1 FROM pg_stat_activity
             {
                 like($err, qr/ERROR:  terminating background worker "guarded_ddl apply worker" due to administrator command/,
                     "$what: apply stops with the worker's error");
+                # Its CONTEXT names the step, as for any step's error.
+                like($err, qr/ERROR:  terminating background worker[^\n]*\n(?:(?:DETAIL|HINT):[^\n]*\n)*CONTEXT:  (?:[^\n]*\n)*?SQL statement "CREATE UNIQUE INDEX CONCURRENTLY [^\n]*"\ntop-level step of guarded_ddl\.apply, run by a background worker/,
+                    "$what: the worker's error names the step in its CONTEXT") or diag($err);
             }
             $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM ($worker_q) w")
               or diag("$what: a worker is left");
@@ -338,6 +341,8 @@ SELECT count(*) = 1 FROM pg_stat_activity
     like($err, $how eq 'cancel' ? qr/ERROR:  canceling statement due to user request/
         : qr/ERROR:  terminating background worker "guarded_ddl apply worker" due to administrator command/,
         "$what: apply stops with the interruption's error");
+like($err, qr/ERROR:  [^\n]*\n(?:(?:DETAIL|HINT):[^\n]*\n)*CONTEXT:  SQL statement "CREATE UNIQUE INDEX CONCURRENTLY ${t}_u_key [^\n]*"\ntop-level step of guarded_ddl\.apply, run by a background worker/,
+    "$what: the error names the step in its CONTEXT") or diag($err);
     $node->poll_query_until('postgres', "SELECT count(*) = 0 FROM ($worker_q) w")
       or diag("$what: a worker is left");
     is($node->safe_psql('postgres', "SELECT indisvalid FROM pg_index WHERE indexrelid = '${t}_u_key'::regclass"),
