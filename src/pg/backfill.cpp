@@ -222,7 +222,7 @@ List *parse_set_clause(const Backfill *b) {
                         "It contains a WHERE clause; the condition goes in where_clause.");
     if (u->fromClause != NIL)
         refuse_fragment("set_clause", fragment, "It contains a FROM clause.");
-    if (gd_update_returns(u))
+    if (gd_update_returning(u) != NIL)
         refuse_fragment("set_clause", fragment, "It contains a RETURNING clause.");
     if (u->withClause != nullptr || u->targetList == NIL)
         refuse_fragment("set_clause", fragment, "It does not parse as a SET list.");
@@ -543,7 +543,7 @@ Statement batch_statement(const Backfill *b) {
         unexpected_shape();
     auto *u = castNode(UpdateStmt, update);
     u->targetList = static_cast<List *>(copyObjectImpl(b->set_targets));
-    auto *still = llast_node(ResTarget, u->returningList);
+    auto *still = llast_node(ResTarget, gd_update_returning(u));
     BooleanTest *test = makeNode(BooleanTest);
     test->arg = reinterpret_cast<Expr *>(where_copy(b));
     test->booltesttype = IS_TRUE;
@@ -693,7 +693,7 @@ void run_statement(const Backfill *b, const Statement *st, int nparams, const Da
     QueryDesc *query = CreateQueryDesc(plan, st->source, GetActiveSnapshot(), InvalidSnapshot,
                                        &row->pub, list, nullptr, 0);
     ExecutorStart(query, 0);
-    ExecutorRun(query, ForwardScanDirection, 0, true);
+    gd_executor_run(query);
     ExecutorFinish(query);
     ExecutorEnd(query);
     FreeQueryDesc(query);

@@ -33,6 +33,7 @@ extern "C" {
 #include "tcop/utility.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "executor/executor.h"
 #include "tcop/pquery.h"
 #include "utils/acl.h"
 #include "utils/backend_status.h"
@@ -162,13 +163,22 @@ inline Oid gd_primary_key_index(Relation rel) {
 #endif
 }
 
-// Whether an UPDATE's raw parse tree has a RETURNING clause (PG 18 wrapped
-// the list in a ReturningClause, with OLD/NEW aliases).
-inline bool gd_update_returns(const UpdateStmt *u) {
+// An UPDATE's raw RETURNING list (PG 18 wrapped it in a ReturningClause,
+// with OLD/NEW aliases).
+inline List *gd_update_returning(const UpdateStmt *u) {
 #if PG_VERSION_NUM >= 180000
-    return u->returningClause != nullptr;
+    return u->returningClause != nullptr ? u->returningClause->exprs : NIL;
 #else
-    return u->returningList != NIL;
+    return u->returningList;
+#endif
+}
+
+// Runs a started executor to its end (PG 18 dropped execute_once).
+inline void gd_executor_run(QueryDesc *query) {
+#if PG_VERSION_NUM >= 180000
+    ExecutorRun(query, ForwardScanDirection, 0);
+#else
+    ExecutorRun(query, ForwardScanDirection, 0, true);
 #endif
 }
 
