@@ -102,6 +102,7 @@ gd_make_sandbox() {
     [ -d "$GD_ROOT/demo" ] && cp -a "$GD_ROOT/demo" "$GD_WORK/"
     [ -d "$GD_ROOT/bench" ] && cp -a "$GD_ROOT/bench" "$GD_WORK/"
     [ -d "$GD_ROOT/examples" ] && cp -a "$GD_ROOT/examples" "$GD_WORK/"
+    [ -d "$GD_ROOT/docs" ] && cp -a "$GD_ROOT/docs" "$GD_WORK/"
     chmod -R a+rX "$GD_SANDBOX"
     if [ "$(id -u)" -eq 0 ]; then
         id "$GD_TEST_USER" >/dev/null 2>&1 ||
