@@ -47,6 +47,13 @@ SELECT * FROM observe('ALTER TABLE obs ADD COLUMN c5 int UNIQUE');
 -- one whose CHECK is NOT VALID adds it back NOT VALID, unscanned.
 SELECT * FROM observe('ALTER TABLE obs ALTER COLUMN code TYPE varchar(20)');
 SELECT * FROM observe('ALTER TABLE obs ALTER COLUMN note TYPE varchar(20)');
+-- Nothing to do, nothing done: SET LOGGED of a permanent table and SET
+-- TABLESPACE to its own tablespace return early; SET UNLOGGED rewrites.
+SELECT * FROM observe('ALTER TABLE obs SET LOGGED');
+SELECT * FROM observe('ALTER TABLE obs SET TABLESPACE pg_default');
+SELECT * FROM observe('ALTER TABLE obs SET UNLOGGED');
+SELECT * FROM observe('ALTER TABLE obs SET UNLOGGED');
+SELECT * FROM observe('ALTER TABLE obs SET LOGGED');
 -- A rewrite for comparison.
 SELECT * FROM observe('ALTER TABLE obs ALTER COLUMN id TYPE bigint');
 

@@ -33,6 +33,10 @@ ALTER TABLE t RENAME COLUMN a TO b;
 ALTER TABLE t RENAME TO t2;
 CREATE SCHEMA elsewhere;
 ALTER TABLE t SET SCHEMA elsewhere;
+-- (An in-place tablespace, a developer option, needs no directory.)
+SET allow_in_place_tablespaces = on;
+CREATE TABLESPACE rules_space LOCATION '';
+ALTER TABLE t SET TABLESPACE rules_space;
 ALTER TABLE t SET TABLESPACE pg_default;
 ALTER TABLE t SET UNLOGGED;
 ALTER TABLE t SET ACCESS METHOD heap;
@@ -218,4 +222,5 @@ DROP TABLE t, parent_t, events, fresh, pairs, measurements, big CASCADE;
 DROP TYPE pair;
 DROP DOMAIN positive;
 DROP SCHEMA elsewhere;
+DROP TABLESPACE rules_space;
 DROP EXTENSION guarded_ddl;

@@ -9,6 +9,8 @@ extern "C" {
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "commands/tablecmds.h"
+#include "commands/tablespace.h"
+#include "utils/syscache.h"
 #include "nodes/makefuncs.h"
 }
 
@@ -313,6 +315,45 @@ const RewritingForm *rewriting_form(AlterTableType subtype) {
 // ALTER COLUMN TYPE: PostgreSQL refuses inherited and partition key
 // columns, and columns views, rules, triggers, policies or generated
 // columns depend on.
+// PostgreSQL returns early, copying nothing, when the relation already is
+// what the subcommand asks for (SET LOGGED of a permanent table, SET
+// TABLESPACE to its own tablespace), or has no storage to copy (a
+// partitioned table or index).
+bool rewrite_is_noop(Oid relid, const AlterTableCmd *cmd) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    auto *rel = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    bool noop = false;
+    switch (cmd->subtype) {
+    case AT_SetLogged:
+        noop = rel->relpersistence == RELPERSISTENCE_PERMANENT;
+        break;
+    case AT_SetUnLogged:
+        noop = rel->relpersistence == RELPERSISTENCE_UNLOGGED;
+        break;
+    case AT_SetTableSpace: {
+        if (!RELKIND_HAS_STORAGE(rel->relkind)) {
+            noop = true;
+            break;
+        }
+        // As ATPrepSetTableSpace compares: the database's default is 0. An
+        // unknown name is PostgreSQL's to report.
+        Oid target = cmd->name != nullptr ? get_tablespace_oid(cmd->name, true) : InvalidOid;
+        if (!OidIsValid(target))
+            break;
+        if (target == MyDatabaseTableSpace)
+            target = InvalidOid;
+        noop = target == rel->reltablespace;
+        break;
+    }
+    default:
+        break;
+    }
+    ReleaseSysCache(tuple);
+    return noop;
+}
+
 bool type_change_allowed(Oid relid, const char *column) {
     AttrNumber attnum = get_attnum(relid, column);
     return !gd_column_is_inherited(relid, attnum) && !gd_column_in_partition_key(relid, attnum) &&
@@ -442,7 +483,8 @@ void gd_alter_table_actions(AlterTableStmt *stmt, GdActionList &acts) {
             if (const RewritingForm *rewriting = rewriting_form(cmd->subtype)) {
                 if (!acts.require(relid, rewriting->kinds))
                     return;
-                f.form = rewriting->form;
+                if (!rewrite_is_noop(relid, cmd))
+                    f.form = rewriting->form;
             }
             break;
         }
