@@ -124,7 +124,7 @@ constexpr std::array<Rule, rule_count> catalogue{{
      ael, Effect::Scan, "scan",
      "1. On the table to attach: ALTER TABLE ... ADD CONSTRAINT ... CHECK (<the partition bound>) NOT VALID. "
      "2. ALTER TABLE ... VALIDATE CONSTRAINT ... in a separate transaction. "
-     "3. ALTER TABLE {table} ATTACH PARTITION ... (no scan: the constraint implies the bound). "
+     "3. ALTER TABLE <parent> ATTACH PARTITION {table} ... (no scan: the constraint implies the bound). "
      "4. Drop the now redundant constraint."},
     {RuleId::DetachPartition, "detach_partition",
      "DETACH PARTITION without CONCURRENTLY takes ACCESS EXCLUSIVE on the parent",
