@@ -54,6 +54,16 @@ SELECT * FROM observe('ALTER TABLE obs SET TABLESPACE pg_default');
 SELECT * FROM observe('ALTER TABLE obs SET UNLOGGED');
 SELECT * FROM observe('ALTER TABLE obs SET UNLOGGED');
 SELECT * FROM observe('ALTER TABLE obs SET LOGGED');
+-- PostgreSQL 18: a generated column without STORED is VIRTUAL, computed
+-- when read, so adding it rewrites nothing (expected/observed_effects_1.out);
+-- before 18 STORED is required and every generated column is stored.
+SELECT current_setting('server_version_num')::int >= 180000 AS pg18 \gset
+\if :pg18
+SELECT * FROM observe('ALTER TABLE obs ADD COLUMN twice int GENERATED ALWAYS AS (id * 2)');
+ALTER TABLE obs DROP COLUMN twice;
+\endif
+SELECT * FROM observe('ALTER TABLE obs ADD COLUMN thrice int GENERATED ALWAYS AS (id * 3) STORED');
+ALTER TABLE obs DROP COLUMN thrice;
 -- A rewrite for comparison.
 SELECT * FROM observe('ALTER TABLE obs ALTER COLUMN id TYPE bigint');
 

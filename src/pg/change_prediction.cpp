@@ -106,7 +106,8 @@ ColumnFacts column_facts(const ColumnDef *column) {
             facts.identity = true;
             break;
         case CONSTR_GENERATED:
-            facts.generated_stored = true;
+            // PostgreSQL 18's VIRTUAL columns are computed when read.
+            facts.generated_stored = gd_generated_stored(con);
             break;
         default:
             break;

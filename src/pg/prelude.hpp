@@ -20,6 +20,7 @@ extern "C" {
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
 #include "catalog/pg_namespace.h"
@@ -198,6 +199,17 @@ inline void *gd_guc_alloc(size_t size) {
 inline bool gd_constraint_enforced(const Constraint *con) {
 #if PG_VERSION_NUM >= 180000
     return con->is_enforced;
+#else
+    (void)con;
+    return true;
+#endif
+}
+
+// Whether a GENERATED column constraint stores its values: always before PG
+// 18, where a column written without STORED is VIRTUAL (computed on read).
+inline bool gd_generated_stored(const Constraint *con) {
+#if PG_VERSION_NUM >= 180000
+    return con->generated_kind == ATTRIBUTE_GENERATED_STORED;
 #else
     (void)con;
     return true;
