@@ -61,6 +61,8 @@ SELECT current_setting('server_version_num')::int >= 180000 AS pg18 \gset
 \if :pg18
 SELECT * FROM observe('ALTER TABLE obs ADD COLUMN twice int GENERATED ALWAYS AS (id * 2)');
 ALTER TABLE obs DROP COLUMN twice;
+-- and a NOT ENFORCED constraint reads no row.
+SELECT * FROM observe('ALTER TABLE obs ADD CONSTRAINT id_unenforced CHECK (id > 0) NOT ENFORCED');
 \endif
 SELECT * FROM observe('ALTER TABLE obs ADD COLUMN thrice int GENERATED ALWAYS AS (id * 3) STORED');
 ALTER TABLE obs DROP COLUMN thrice;
