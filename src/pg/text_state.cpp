@@ -346,6 +346,13 @@ void remember_created(GdTextState *s, Node *stmt) {
             case AT_AlterColumnType:
                 remember_column(s, alter->relation, cmd->name, NameChange::Changed);
                 break;
+            case AT_SetLogged:
+            case AT_SetUnLogged:
+            case AT_SetTableSpace:
+                // Whether a later one copies anything depends on this one.
+                remember_relation(s, alter->relation, alter->relation->relname,
+                                  NameChange::Changed);
+                break;
             case AT_AttachPartition:
             case AT_DetachPartition: {
                 const RangeVar *partition = castNode(PartitionCmd, cmd->def)->name;
