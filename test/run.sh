@@ -101,8 +101,9 @@ fi
 # with guarded_ddl preloaded (test/preload.conf).
 count_pg_regress() { # count_pg_regress LOG SUITE
     local ok bad
-    ok=$(grep -cE '\.\.\. ok' "$1")
-    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed' "$1")
+    # PostgreSQL 15 prints "test x ... ok", 16 and later TAP ("ok 1 - x").
+    ok=$(grep -cE '\.\.\. ok|^ok [0-9]+ ' "$1")
+    bad=$(grep -cE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$1")
     if ! grep -qE 'tests passed|tests failed|test passed|test failed' "$1"; then
         bad=$((bad + 1)) # the run itself broke (initdb, server start, ...)
     fi
@@ -115,7 +116,7 @@ gd_as_user "$GD_PGXS/src/test/regress/pg_regress" \
     --bindir="$GD_BIN" --inputdir="$GD_WORK" --outputdir="$GD_WORK/regress" \
     --dbname=contrib_regression $(make -s -C "$GD_ROOT" show-regress) >"$GD_WORK/regress.log" 2>&1
 count_pg_regress "$GD_WORK/regress.log" regress
-grep -qE '\.\.\. FAILED|\.\.\. failed' "$GD_WORK/regress.log" &&
+grep -qE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$GD_WORK/regress.log" &&
     show_failures "$GD_WORK/regress.log" "$GD_WORK/regress/regression.diffs"
 
 gd_log "isolation tests (pg_isolation_regress)"
@@ -125,7 +126,7 @@ gd_as_user "$GD_PGXS/src/test/isolation/pg_isolation_regress" \
     --bindir="$GD_BIN" --inputdir="$GD_WORK/test/isolation" --outputdir="$GD_WORK/isolation" \
     --dbname=isolation_regression $specs >"$GD_WORK/isolation.log" 2>&1
 count_pg_regress "$GD_WORK/isolation.log" isolation
-grep -qE '\.\.\. FAILED|\.\.\. failed' "$GD_WORK/isolation.log" &&
+grep -qE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$GD_WORK/isolation.log" &&
     show_failures "$GD_WORK/isolation.log" "$GD_WORK/isolation/regression.diffs"
 
 gd_log "TAP tests (prove)"
