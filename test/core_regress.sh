@@ -141,7 +141,7 @@ CONF
         --schedule="$suite/parallel_schedule" --max-concurrent-tests=20 "$@" \
         >"$out/pg_regress.log" 2>&1
     echo "$(elapsed "$t0")" >"$out/seconds"
-    echo "$name run: $(cat "$out/seconds") s wall; pg_regress: $(grep -E '^ *(All [0-9]+|[0-9]+ of [0-9]+) tests' "$out/pg_regress.log" | sed 's/^ *//' | head -1)"
+    echo "$name run: $(cat "$out/seconds") s wall; pg_regress: $(grep -E '^(# )? *(All [0-9]+|[0-9]+ of [0-9]+) tests' "$out/pg_regress.log" | sed 's/^[# ]*//' | head -1)"
 }
 
 run_suite vanilla ""
@@ -154,11 +154,15 @@ guarded_ddl.mode = warn" --load-extension=guarded_ddl
 # ---- Reading the results ----
 
 # "test status" for every test pg_regress ran (status ok or failed).
+# PostgreSQL 15 prints "test x ... ok", 16 and later TAP lines
+# ("ok 12 + x 35 ms", "not ok 13 - y 20 ms").
 results() {
-    sed -nE 's/^(test +| +)?([^ ]+) +\.\.\. (ok|FAILED|failed)( .*)?$/\2 \3/p' "$1" |
-        awk '{ print $1, ($2 == "ok" ? "ok" : "failed") }'
+    {
+        sed -nE 's/^(test +| +)?([^ ]+) +\.\.\. (ok|FAILED|failed)( .*)?$/\2 \3/p' "$1"
+        sed -nE 's/^(not ok|ok) +[0-9]+ +[-+] +([^ ]+).*$/\2 \1/p' "$1"
+    } | awk '{ print $1, ($2 == "ok" ? "ok" : "failed") }'
 }
-completed() { grep -qE '^ *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests (failed|passed))' "$1"; }
+completed() { grep -qE '^(# )? *(All [0-9]+ tests passed|[0-9]+ of [0-9]+ tests (failed|passed))' "$1"; }
 
 # The server log as one line per message group: a message and the DETAIL,
 # HINT, CONTEXT, STATEMENT lines of the same process that follow it.
