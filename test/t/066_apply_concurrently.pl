@@ -54,7 +54,9 @@ sub under_writes
     sleep 1;
     my ($ret, $stdout, $stderr) = $node->psql('postgres', $sql);
     sleep 1;
-    $bench->signal('INT');
+    # TERM, not INT: a shell starting the suite in the background (no job
+    # control) makes its children ignore SIGINT.
+    $bench->signal('TERM');
     $bench->finish;
     my ($max, $n) = (0, 0);
     for my $log (glob("$prefix.*"))
