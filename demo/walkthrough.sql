@@ -103,7 +103,8 @@ SELECT recipe_id, recipe_statement, started_at, statement, verdict, status,
    AND started_at > now() - interval '1 hour'   -- the migration's window
  ORDER BY recipe_id, id;
 SELECT d.recipe_id, left(d.statement, 60) AS step, l.relation, l.lock_mode, round(l.held_ms::numeric, 2) AS held_ms
-  FROM guarded_ddl.lock_log AS l JOIN guarded_ddl.ddl_log AS d ON d.id = l.ddl_id
+  FROM guarded_ddl.lock_log AS l
+  JOIN guarded_ddl.ddl_log AS d ON d.system_identifier = l.system_identifier AND d.id = l.ddl_id
  WHERE d.recipe_id IS NOT NULL
    AND l.lock_mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')
  ORDER BY d.id, l.relation;

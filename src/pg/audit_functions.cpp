@@ -1,15 +1,24 @@
 // guarded_ddl.flush() and guarded_ddl.audit_stats(): waiting for the audit
-// writer, and the queue's counters.
+// writer, and the queue's counters; guarded_ddl.system_identifier(): the
+// server the audit rows come from.
 #include "pg/prelude.hpp"
 
 #include "pg/audit_shmem.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "datatype/timestamp.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(gd_flush);
 PG_FUNCTION_INFO_V1(gd_audit_stats);
+PG_FUNCTION_INFO_V1(gd_system_identifier);
+}
+
+// As pg_control_system() shows it: the unsigned identifier as a bigint.
+extern "C" Datum gd_system_identifier(PG_FUNCTION_ARGS) {
+    (void)fcinfo;
+    PG_RETURN_INT64(static_cast<int64>(GetSystemIdentifier()));
 }
 
 extern "C" Datum gd_flush(PG_FUNCTION_ARGS) {

@@ -26,6 +26,7 @@
 #include "core/audit_json.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "pgstat.h"
@@ -65,21 +66,23 @@ constexpr long gather_pause_ms = 5;
 // Every function, type and operator is qualified, and the search_path is
 // pinned besides: a database owner can put functions, domains and
 // operators named like these ahead of pg_catalog with ALTER DATABASE or
-// ALTER ROLE ALL IN DATABASE ... SET search_path. The target table is %s:
-// the verified table's qualified name.
+// ALTER ROLE ALL IN DATABASE ... SET search_path. The target table is the
+// first %s: the verified table's qualified name. The second and third %s
+// add the system_identifier column and its value, a constant of this server
+// (empty on 1.0's tables, which have no such column).
 const char *const insert_statements_sql =
     "INSERT INTO %s (started_at, session_role, executing_role, "
     "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
     "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
     "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback, "
-    "backend_start, backend_seq, recipe_id, recipe_statement) "
+    "backend_start, backend_seq, recipe_id, recipe_statement%s) "
     "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
     "r.c9, r.c10, "
     "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
     "'{}'::pg_catalog.text[]), r.c12, r.c13, "
     "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
     "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8, "
-    "r.c25, r.c26, r.c27, r.c28, r.c29 "
+    "r.c25, r.c26, r.c27, r.c28, r.c29%s "
     "FROM %s WITH ORDINALITY "
     "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
     "c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, n) ORDER BY r.n USING "
@@ -94,8 +97,8 @@ const Oid statement_column_types[statement_columns] = {
 
 const char *const insert_locks_sql =
     "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
-    "wait_ms, attempts, blockers, granted_at) "
-    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb, r.c9 "
+    "wait_ms, attempts, blockers, granted_at%s) "
+    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb, r.c9%s "
     "FROM %s AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9)";
 constexpr int lock_columns = 9;
 const Oid lock_column_types[lock_columns] = {INT8OID,   OIDOID,  TEXTOID, TEXTOID,       BOOLOID,
@@ -103,7 +106,9 @@ const Oid lock_column_types[lock_columns] = {INT8OID,   OIDOID,  TEXTOID, TEXTOI
 
 // How long each lock was held, once its transaction or savepoint ended: for
 // the lock rows of a backend's statements first..last not filled in yet.
-// The first %s is lock_log, the second ddl_log, the third the unnest.
+// The first %s is lock_log, the second ddl_log, the third the unnest, the
+// fourth keeps to this server's rows (a central review database holds other
+// servers' rows too, whose pids and session starts may be the same).
 const char *const locks_released_sql =
     "UPDATE %s AS l SET held_ms = pg_catalog.date_part('epoch'::pg_catalog.text, "
     "r.c5 OPERATOR(pg_catalog.-) l.granted_at) OPERATOR(pg_catalog.*) 1000::pg_catalog.float8 "
@@ -111,7 +116,9 @@ const char *const locks_released_sql =
     "WHERE d.backend_pid OPERATOR(pg_catalog.=) r.c1 "
     "AND d.backend_seq OPERATOR(pg_catalog.>=) r.c3 AND d.backend_seq OPERATOR(pg_catalog.<=) r.c4 "
     "AND d.backend_start OPERATOR(pg_catalog.=) r.c2 "
-    "AND l.ddl_id OPERATOR(pg_catalog.=) d.id AND l.granted AND l.held_ms IS NULL";
+    "AND l.ddl_id OPERATOR(pg_catalog.=) d.id AND l.granted AND l.held_ms IS NULL%s";
+const char *const own_rows_sql = " AND d.system_identifier OPERATOR(pg_catalog.=) %s "
+                                 "AND l.system_identifier OPERATOR(pg_catalog.=) %s";
 constexpr int released_columns = 5;
 const Oid released_column_types[released_columns] = {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID,
                                                      TIMESTAMPTZOID};
@@ -142,9 +149,11 @@ SPIPlanPtr insert_locks_plan = nullptr;
 SPIPlanPtr locks_released_plan = nullptr;
 Oid planned_ddl_log = InvalidOid;
 Oid planned_lock_log = InvalidOid;
+bool planned_fleet_rows = false;
 
-void plan_for(Oid ddl_log, Oid lock_log) {
-    if (ddl_log == planned_ddl_log && lock_log == planned_lock_log)
+void plan_for(Oid ddl_log, Oid lock_log, bool fleet_rows) {
+    if (ddl_log == planned_ddl_log && lock_log == planned_lock_log &&
+        fleet_rows == planned_fleet_rows)
         return;
     for (SPIPlanPtr *plan : {&insert_statements_plan, &insert_locks_plan, &locks_released_plan}) {
         if (*plan != nullptr)
@@ -153,6 +162,13 @@ void plan_for(Oid ddl_log, Oid lock_log) {
     }
     planned_ddl_log = ddl_log;
     planned_lock_log = lock_log;
+    planned_fleet_rows = fleet_rows;
+}
+
+// This server's system identifier as an SQL constant: the same for every
+// row the writer writes (pg_control_system() shows it as a bigint).
+const char *system_identifier_sql() {
+    return psprintf(INT64_FORMAT "::pg_catalog.int8", static_cast<int64>(GetSystemIdentifier()));
 }
 
 // The rows of one insert, column by column, turned into array parameters.
@@ -301,11 +317,14 @@ void add_released_row(ReleasedBatch &b, const AuditEntry &e) {
 // they still are the extension's: a DROP EXTENSION may have committed since
 // they were looked up, and a look-alike taken their names. Holding the
 // locks, nobody can drop, rename or alter them until the writer commits.
-// False when they changed: try again later.
-bool lock_log_tables(Oid ddl_log, Oid lock_log) {
+// False when they changed: try again later. *fleet_rows: whether they have
+// the system_identifier column (1.1 on), as they are now that they are
+// locked (ALTER EXTENSION UPDATE may have added it meanwhile).
+bool lock_log_tables(Oid ddl_log, Oid lock_log, bool *fleet_rows) {
     LockRelationOid(ddl_log, RowExclusiveLock);
     LockRelationOid(lock_log, RowExclusiveLock);
     const GdExtensionObjects *now = gd_extension_objects();
+    *fleet_rows = now->fleet_rows;
     return now->ddl_log == ddl_log && now->lock_log == lock_log;
 }
 
@@ -314,8 +333,10 @@ bool lock_log_tables(Oid ddl_log, Oid lock_log) {
 // records give: three statements, whatever the number of records. A
 // transaction's release comes after its statements in the queue, so here
 // too.
-void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
-    plan_for(ddl_log, lock_log);
+void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log, bool fleet_rows) {
+    plan_for(ddl_log, lock_log, fleet_rows);
+    const char *sysid_column = fleet_rows ? ", system_identifier" : "";
+    const char *sysid_value = fleet_rows ? psprintf(", %s", system_identifier_sql()) : "";
     auto *statements = static_cast<StatementBatch *>(palloc(sizeof(StatementBatch)));
     new (statements) StatementBatch(statement_column_types);
     auto *released = static_cast<ReleasedBatch *>(palloc(sizeof(ReleasedBatch)));
@@ -332,8 +353,8 @@ void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
         statements->execute(
             &insert_statements_plan,
             [&] {
-                return psprintf(insert_statements_sql, qualified_name(ddl_log),
-                                unnest_sql(statement_columns));
+                return psprintf(insert_statements_sql, qualified_name(ddl_log), sysid_column,
+                                sysid_value, unnest_sql(statement_columns));
             },
             statements->rows);
         auto *locks = static_cast<LockBatch *>(palloc(sizeof(LockBatch)));
@@ -352,8 +373,8 @@ void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
             locks->execute(
                 &insert_locks_plan,
                 [&] {
-                    return psprintf(insert_locks_sql, qualified_name(lock_log),
-                                    unnest_sql(lock_columns));
+                    return psprintf(insert_locks_sql, qualified_name(lock_log), sysid_column,
+                                    sysid_value, unnest_sql(lock_columns));
                 },
                 locks->rows);
     }
@@ -361,8 +382,10 @@ void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log) {
         released->execute(
             &locks_released_plan,
             [&] {
+                const char *sysid = system_identifier_sql();
                 return psprintf(locks_released_sql, qualified_name(lock_log),
-                                qualified_name(ddl_log), unnest_sql(released_columns));
+                                qualified_name(ddl_log), unnest_sql(released_columns),
+                                fleet_rows ? psprintf(own_rows_sql, sysid, sysid) : "");
             },
             -1);
 }
@@ -379,8 +402,9 @@ bool write_entries(const int *slots, int n, Oid ddl_log, Oid lock_log, GdWriteRe
     PG_TRY();
     {
         GdWriteResult result = GD_WRITE_RETRY;
-        if (lock_log_tables(ddl_log, lock_log)) {
-            insert_entries(slots, n, ddl_log, lock_log);
+        bool fleet_rows = false;
+        if (lock_log_tables(ddl_log, lock_log, &fleet_rows)) {
+            insert_entries(slots, n, ddl_log, lock_log, fleet_rows);
             result = GD_WRITE_DONE;
         }
         ReleaseCurrentSubTransaction();

@@ -98,6 +98,9 @@ GdExtensionObjects look_up(void) {
     found.ddl_log = member_table(extension, schema, "ddl_log");
     found.lock_log = member_table(extension, schema, "lock_log");
     found.backfill_run = member_table(extension, schema, "backfill_run");
+    found.fleet_rows = OidIsValid(found.ddl_log) && OidIsValid(found.lock_log) &&
+                       get_attnum(found.ddl_log, "system_identifier") != InvalidAttrNumber &&
+                       get_attnum(found.lock_log, "system_identifier") != InvalidAttrNumber;
     return found;
 }
 

@@ -20,6 +20,10 @@ struct GdExtensionObjects {
     Oid ddl_log;   // InvalidOid unless it passed every check
     Oid lock_log;
     Oid backfill_run; // guarded_ddl.backfill()'s progress rows
+    // Both log tables have system_identifier (version 1.1 on): rows are
+    // keyed by server and id. False on 1.0's tables, which the library
+    // keeps writing until ALTER EXTENSION guarded_ddl UPDATE.
+    bool fleet_rows;
 };
 
 // The objects of this database, looked up once per backend and kept until a

@@ -14,8 +14,10 @@
 
 #include "core/lock_timeline.hpp"
 #include "pg/cpp_boundary.hpp"
+#include "pg/extension_objects.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/timestamp.h"
@@ -35,7 +37,8 @@ constexpr int64 row_bound = 2000;
 // Lock rows whose wait or hold overlaps [$1, $2], newest first: the wait is
 // wait_ms before granted_at (for a lock never granted: from the statement's
 // start), the hold runs held_ms from granted_at, or on (null) while held or
-// when the release was not recorded.
+// when the release was not recorded. %1$s and %2$s keep to one server's rows
+// ($4) on tables that hold several servers' (own_rows_join, own_rows_where).
 constexpr const char *locks_sql = R"SQL(
 SELECT x.relation, x.lock_mode, x.wait_start, x.granted_at, x.lock_end, x.started_at,
        x.duration_ms, x.statement, x.executing_role, x.session_role, x.verdict,
@@ -53,8 +56,8 @@ SELECT x.relation, x.lock_mode, x.wait_start, x.granted_at, x.lock_end, x.starte
                              secs => l.held_ms OPERATOR(pg_catalog./) 1000::pg_catalog.float8)
                END AS lock_end
           FROM guarded_ddl.ddl_log AS d
-          JOIN guarded_ddl.lock_log AS l ON l.ddl_id OPERATOR(pg_catalog.=) d.id
-         WHERE d.started_at OPERATOR(pg_catalog.<=) $2) AS x
+          JOIN guarded_ddl.lock_log AS l ON l.ddl_id OPERATOR(pg_catalog.=) d.id%1$s
+         WHERE d.started_at OPERATOR(pg_catalog.<=) $2%2$s) AS x
  WHERE x.wait_start OPERATOR(pg_catalog.<=) $2
    AND (x.lock_end IS NULL OR x.lock_end OPERATOR(pg_catalog.>=) $1)
  ORDER BY x.wait_start DESC, x.lock_id DESC
@@ -63,7 +66,7 @@ SELECT x.relation, x.lock_mode, x.wait_start, x.granted_at, x.lock_end, x.starte
 
 // Statements drawn as markers on their objects' lanes: the lock-hold cap (at
 // the time it fired), and blocked or failed statements that have no lock row
-// to carry the mark (at their end).
+// to carry the mark (at their end). %1$s and %2$s as in locks_sql.
 constexpr const char *events_sql = R"SQL(
 SELECT x.relation, x.at, x.is_cap, x.verdict, x.statement, x.executing_role, x.session_role,
        x.error_message, pg_catalog.count(*) OVER () AS total
@@ -77,15 +80,21 @@ SELECT x.relation, x.at, x.is_cap, x.verdict, x.statement, x.executing_role, x.s
                END AS at
           FROM guarded_ddl.ddl_log AS d
          CROSS JOIN LATERAL pg_catalog.unnest(d.objects) AS o(relation)
-         WHERE d.started_at OPERATOR(pg_catalog.<=) $2
+         WHERE d.started_at OPERATOR(pg_catalog.<=) $2%2$s
            AND (d.command OPERATOR(pg_catalog.=) 'LOCK HOLD CAP'::pg_catalog.text
                 OR (d.verdict OPERATOR(pg_catalog.=) ANY ('{blocked,failed}'::pg_catalog.text[])
                     AND NOT EXISTS (SELECT FROM guarded_ddl.lock_log AS l
-                                     WHERE l.ddl_id OPERATOR(pg_catalog.=) d.id)))) AS x
+                                     WHERE l.ddl_id OPERATOR(pg_catalog.=) d.id%1$s)))) AS x
  WHERE x.at OPERATOR(pg_catalog.>=) $1 AND x.at OPERATOR(pg_catalog.<=) $2
  ORDER BY x.at DESC, x.id DESC, x.relation
  LIMIT $3
 )SQL";
+
+// A lock row belongs to its statement's server; a statement to the server
+// asked for. Version 1.0's tables (no system_identifier) hold one server's.
+constexpr const char *own_rows_join =
+    " AND l.system_identifier OPERATOR(pg_catalog.=) d.system_identifier";
+constexpr const char *own_rows_where = " AND d.system_identifier OPERATOR(pg_catalog.=) $4";
 
 // The rows as read, in the caller's memory context; plain data only.
 struct RawLock {
@@ -122,22 +131,23 @@ Datum bin_col(uint64 row, int col, bool *isnull) {
     return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
 }
 
-void run(const char *sql, Datum since, Datum until) {
-    Oid types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID};
-    Datum values[3] = {since, until, Int64GetDatum(row_bound)};
-    int rc = SPI_execute_with_args(sql, 3, types, values, nullptr, true, 0);
+void run(const char *sql, bool fleet_rows, Datum since, Datum until, int64 system_identifier) {
+    Oid types[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, INT8OID, INT8OID};
+    Datum values[4] = {since, until, Int64GetDatum(row_bound), Int64GetDatum(system_identifier)};
+    sql = fleet_rows ? psprintf(sql, own_rows_join, own_rows_where) : psprintf(sql, "", "");
+    int rc = SPI_execute_with_args(sql, 4, types, values, nullptr, true, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "guarded_ddl.lock_timeline: reading the audit log failed: %s",
              SPI_result_code_string(rc));
 }
 
-Rows read_rows(Datum since, Datum until) {
+Rows read_rows(Datum since, Datum until, bool fleet_rows, int64 system_identifier) {
     MemoryContext cxt = CurrentMemoryContext;
     Rows rows{};
     bool isnull;
     SPI_connect();
 
-    run(locks_sql, since, until);
+    run(locks_sql, fleet_rows, since, until, system_identifier);
     rows.nlocks = static_cast<int64>(SPI_processed);
     rows.locks = static_cast<RawLock *>(
         MemoryContextAllocZero(cxt, sizeof(RawLock) * static_cast<Size>(rows.nlocks + 1)));
@@ -165,7 +175,7 @@ Rows read_rows(Datum since, Datum until) {
             rows.locks_total = DatumGetInt64(bin_col(i, 12, &isnull));
     }
 
-    run(events_sql, since, until);
+    run(events_sql, fleet_rows, since, until, system_identifier);
     rows.nevents = static_cast<int64>(SPI_processed);
     rows.events = static_cast<RawEvent *>(
         MemoryContextAllocZero(cxt, sizeof(RawEvent) * static_cast<Size>(rows.nevents + 1)));
@@ -257,7 +267,11 @@ extern "C" Datum gd_lock_timeline(PG_FUNCTION_ARGS) {
                  errdetail("since is %s, until is %s.", since_text, timestamptz_to_str(until))));
     }
 
-    Rows rows = read_rows(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1));
+    // lock_timeline(since, until): this server's rows; the three-argument
+    // form (1.1 on): the given server's.
+    bool fleet_rows = gd_extension_objects()->fleet_rows;
+    int64 server = PG_NARGS() >= 3 ? PG_GETARG_INT64(2) : static_cast<int64>(GetSystemIdentifier());
+    Rows rows = read_rows(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), fleet_rows, server);
 
     text *svg = guarded_ddl::pg::invoke_cpp([&] {
         std::string document =

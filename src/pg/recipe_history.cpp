@@ -7,6 +7,7 @@
 #include "pg/extension_objects.hpp"
 
 extern "C" {
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/guc.h"
@@ -48,14 +49,22 @@ int64 gd_recipe_earlier_run(const char *statement, const char *command) {
     (void)gd_audit_wait_written(kAuditWaitMs);
 
     // recipe_id IS NOT NULL: the index of the recipes' rows serves it.
-    char *sql = psprintf("SELECT recipe_id FROM %s WHERE recipe_id IS NOT NULL AND "
-                         "recipe_statement OPERATOR(pg_catalog.=) $1 AND command "
-                         "OPERATOR(pg_catalog.=) $2 AND database OPERATOR(pg_catalog.=) "
-                         "pg_catalog.current_database() AND sqlstate IS NULL AND verdict "
-                         "OPERATOR(pg_catalog.<>) ALL (ARRAY['blocked', 'failed']) ORDER BY "
-                         "recipe_id DESC LIMIT 1",
-                         quote_qualified_identifier(get_namespace_name(installed->schema),
-                                                    get_rel_name(installed->ddl_log)));
+    // This server's rows only: a central review database also holds other
+    // servers' recipes, maybe for databases of the same name.
+    char *sql =
+        psprintf("SELECT recipe_id FROM %s WHERE recipe_id IS NOT NULL AND "
+                 "recipe_statement OPERATOR(pg_catalog.=) $1 AND command "
+                 "OPERATOR(pg_catalog.=) $2 AND database OPERATOR(pg_catalog.=) "
+                 "pg_catalog.current_database() AND sqlstate IS NULL AND verdict "
+                 "OPERATOR(pg_catalog.<>) ALL (ARRAY['blocked', 'failed'])%s ORDER BY "
+                 "recipe_id DESC LIMIT 1",
+                 quote_qualified_identifier(get_namespace_name(installed->schema),
+                                            get_rel_name(installed->ddl_log)),
+                 installed->fleet_rows
+                     ? psprintf(" AND system_identifier OPERATOR(pg_catalog.=) " INT64_FORMAT
+                                "::pg_catalog.int8",
+                                static_cast<int64>(GetSystemIdentifier()))
+                     : "");
     Oid types[2] = {TEXTOID, TEXTOID};
     Datum values[2] = {CStringGetTextDatum(recorded), CStringGetTextDatum(command)};
 

@@ -116,6 +116,35 @@ is(audit_stat('failed'), $failed_before + 1, 'the failed counter says so');
 $node->safe_psql('postgres',
     'ALTER TABLE guarded_ddl.ddl_log DROP CONSTRAINT no_comments, DROP COLUMN ticket');
 
+# Rows already holding the keys the writer's next records get (this
+# server's system_identifier and the sequence's next ids, as a hand-made or
+# restored row can): the primary key refuses those records, each goes to
+# the server log whole and is counted, none is lost silently, and the
+# writer goes on.
+my $next_id = $node->safe_psql('postgres',
+    q{SELECT guarded_ddl.flush() \g /dev/null
+      SELECT last_value + 1 FROM guarded_ddl.ddl_log_id_seq});
+$node->safe_psql('postgres', qq{
+    INSERT INTO guarded_ddl.ddl_log (id, system_identifier, started_at, backend_pid, nesting_level,
+                                     command, verdict, guard_mode, duration_ms)
+    OVERRIDING SYSTEM VALUE
+    SELECT i, guarded_ddl.system_identifier(), now(), 0, 0, 'TAKEN', 'allowed', 'enforce', 0
+      FROM generate_series($next_id, $next_id + 2) AS i});
+$failed_before = audit_stat('failed');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', "CREATE TABLE dup_key_$_ (a int)") for 1 .. 5;
+is($node->safe_psql('postgres', 'SELECT guarded_ddl.flush()'), 't', 'the queue drains past the taken keys');
+my $dup_written = $node->safe_psql('postgres',
+    "SELECT count(*) FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE dup_key_%'");
+my $dup_log = slurp_file($node->logfile, $log_offset);
+my $dup_refused = () = $dup_log =~
+    /the insert failed: duplicate key value violates unique constraint "ddl_log_pkey"\n.*DETAIL:  .*"CREATE TABLE dup_key_\d \(a int\)"/g;
+ok($dup_refused >= 1, "the primary key refused a record ($dup_refused)");
+is($dup_written + $dup_refused, 5, 'each statement is in the table or in the server log');
+is(audit_stat('failed'), $failed_before + $dup_refused, 'the failed counter counts the refused records');
+is(rows_for('CREATE TABLE dup_key_5%'), "t\nallowed committed", 'the writer goes on past the taken keys');
+$node->safe_psql('postgres', "DELETE FROM guarded_ddl.ddl_log WHERE command = 'TAKEN'");
+
 # A database without guarded_ddl: its DDL goes to the server log.
 $node->safe_psql('postgres', 'CREATE DATABASE plain');
 my $not_installed = audit_stat('not_installed');
