@@ -33,6 +33,10 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# GD_VERSION comes from the control file: a new version rebuilds the object
+# that reports it.
+src/pg/version.o: $(GD_SRC)/guarded_ddl.control
+
 # The logic zone's header guard (src/core/no_postgres.hpp) keys on this.
 src/core/%.o: CPPFLAGS += -DGD_LOGIC_ZONE
 
