@@ -118,6 +118,10 @@ gd_remove_sandbox() { [ -n "${GD_SANDBOX:-}" ] && rm -rf "$GD_SANDBOX"; }
 gd_as_user() {
     local env=(env "PATH=$GD_BIN:/usr/local/bin:/usr/bin:/bin" "HOME=$GD_WORK" "LANG=C.UTF-8"
         "PG_REGRESS=$GD_PGXS/src/test/regress/pg_regress")
+    # A server built by gd_build_pg looks for its libpq where it was
+    # configured (/usr/lib/postgresql/N/lib, not on this machine) and would
+    # find Debian's older libpq5 instead: psql then fails on newer symbols.
+    [ -z "$(gd_pg_root)" ] || env+=("LD_LIBRARY_PATH=$GD_BIN/../lib")
     if [ "$(id -u)" -eq 0 ]; then
         (cd "$GD_WORK" && runuser -u "$GD_TEST_USER" -- "${env[@]}" "$@")
     else
