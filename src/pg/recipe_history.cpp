@@ -79,7 +79,10 @@ int64 gd_recipe_earlier_run(const char *statement, const char *command) {
     int nest = NewGUCNestLevel();
     (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
                             GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute_with_args(sql, 2, types, values, nullptr, true, 1);
+    // Not read-only: SPI then takes a new snapshot, which sees the rows the
+    // writer committed during the wait above (the statement's own snapshot
+    // is older than them).
+    int rc = SPI_execute_with_args(sql, 2, types, values, nullptr, false, 1);
     AtEOXact_GUC(true, nest);
     SetUserIdAndSecContext(saved_user, saved_context);
     if (rc != SPI_OK_SELECT)
