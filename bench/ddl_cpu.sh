@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# CPU per DDL statement as users pay it (issue 15, first bullet): cheap DDL
+# (CREATE TABLE, ALTER TABLE ADD COLUMN, DROP TABLE) from 4 pgbench clients,
+# with ALL the server's CPU counted: backends, the audit writer, autovacuum,
+# the postmaster (gd_server_cpu_ticks in bench/lib.sh; the backends are
+# counted once they have exited and been reaped, so each reading after a run
+# waits until pgbench's sessions are gone). Six servers from the same sandbox
+# binaries, in interleaved rounds (the order rotates each round):
+#   vanilla     nothing preloaded
+#   vanilla2    the same again: vanilla2 / vanilla is the A/A pair, the noise
+#   preloaded   shared_preload_libraries = guarded_ddl, no CREATE EXTENSION,
+#               guarded_ddl.audit = off
+#   off         extension created, guarded_ddl.mode = off, audit = off
+#   enforce     extension created, mode = enforce (default), audit = off
+#   audit       extension created, mode = enforce, audit = on (the defaults);
+#               the round ends once the writer has written every record
+#               (flush()), so its work is in the round's CPU
+# Reported per server: CPU ms per transaction of 3 statements, median of the
+# rounds and their spread, ratio of the medians to vanilla and the round by
+# round ratios to the same round's vanilla run.
+# Method and reading: bench/ddl_cpu.md. Reproduce:
+#   bash bench/ddl_cpu.sh > bench/results/ddl_cpu.txt
+# DCPU_KEEP=1 keeps the sandbox (per-round pgbench output in $GD_WORK).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+CLIENTS=${CLIENTS:-4}
+ROUNDS=${ROUNDS:-7}
+TXNS=${TXNS:-250} # transactions per client per round
+SERVERS=(vanilla vanilla2 preloaded off enforce audit)
+STATEMENTS_PER_TXN=3
+
+gd_install_deps
+gd_build
+declare -A DATA PORT
+cleanup() {
+    for GD_DATA in "${DATA[@]}"; do gd_stop_server; done
+    if [ -n "${DCPU_KEEP:-}" ]; then gd_log "kept $GD_SANDBOX"; else gd_remove_sandbox; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+gd_make_sandbox
+
+psql_on() { # psql_on SERVER SQL
+    gd_as_user psql -X -q -At -h "$GD_SOCKET" -p "${PORT[$1]}" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
+}
+for s in "${SERVERS[@]}"; do
+    preload=guarded_ddl settings=()
+    case $s in
+    vanilla | vanilla2) preload='' ;;
+    preloaded) settings=('guarded_ddl.audit = off') ;;
+    off) settings=('guarded_ddl.mode = off' 'guarded_ddl.audit = off') ;;
+    enforce) settings=('guarded_ddl.audit = off') ;;
+    esac
+    GD_PRELOAD=$preload gd_bench_start_server "$s"
+    DATA[$s]=$GD_DATA PORT[$s]=$GD_PORT
+    if [ ${#settings[@]} -gt 0 ]; then
+        printf '%s\n' "${settings[@]}" >>"$GD_DATA/postgresql.conf"
+        gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w restart >/dev/null ||
+            gd_die "the server $s did not restart (see $GD_DATA/server.log)"
+    fi
+    case $s in off | enforce | audit) psql_on "$s" 'CREATE EXTENSION guarded_ddl' ;; esac
+done
+
+# Each client works on its own table: created, given a column, dropped.
+printf '%s\n' 'CREATE TABLE t_:client_id (id int, v text);' \
+    'ALTER TABLE t_:client_id ADD COLUMN c int;' 'DROP TABLE t_:client_id;' >"$GD_WORK/ddl.sql"
+chmod a+r "$GD_WORK/ddl.sql"
+
+# round SERVER ROUND: one pgbench run; appends "transactions cpu_ticks" to $GD_WORK/r-SERVER.
+round() {
+    local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" c0 c1 txns
+    # Leftovers of a failed run, and the dead catalog rows of the last round.
+    psql_on "$s" "SET client_min_messages = warning; DO \$\$ BEGIN FOR i IN 0..$((CLIENTS - 1)) LOOP
+        EXECUTE format('DROP TABLE IF EXISTS t_%s', i); END LOOP; END \$\$"
+    psql_on "$s" VACUUM
+    psql_on "$s" CHECKPOINT
+    if [ "$s" = audit ]; then
+        [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out before a round"
+    fi
+    gd_wait_no_clients "${DATA[$s]}"
+    c0=$(gd_server_cpu_ticks "${DATA[$s]}")
+    gd_as_user pgbench -n -h "$GD_SOCKET" -p "${PORT[$s]}" -U postgres -c "$CLIENTS" -j 2 -t "$TXNS" \
+        -f "$GD_WORK/ddl.sql" postgres >"$out" 2>&1 || gd_die "pgbench failed on $s (see $out)"
+    if [ "$s" = audit ]; then
+        [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out after a round"
+    fi
+    gd_wait_no_clients "${DATA[$s]}"
+    c1=$(gd_server_cpu_ticks "${DATA[$s]}")
+    txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
+    [ "$txns" = $((CLIENTS * TXNS)) ] || gd_die "pgbench processed ${txns:-no} transactions on $s (see $out)"
+    echo "$txns $((c1 - c0))" >>"$GD_WORK/r-$s"
+}
+
+hz=$(getconf CLK_TCK)
+for s in "${SERVERS[@]}"; do : >"$GD_WORK/r-$s"; done
+n=${#SERVERS[@]}
+for r in $(seq "$ROUNDS"); do
+    for i in $(seq 0 $((n - 1))); do
+        s=${SERVERS[$(((i + r - 1) % n))]}
+        gd_log "round $r/$ROUNDS: $s"
+        round "$s" "$r"
+    done
+done
+audit_rows=$(psql_on audit "SELECT count(*) FROM guarded_ddl.ddl_log WHERE application_name = 'pgbench'")
+audit_stats=$(psql_on audit "SELECT format('queued %s, written %s, overflowed %s, failed %s', queued, written, overflowed, failed)
+    FROM guarded_ddl.audit_stats()")
+
+echo "command: bash bench/ddl_cpu.sh   (CLIENTS=$CLIENTS ROUNDS=$ROUNDS TXNS=$TXNS)"
+echo "tree $(git -C "$GD_ROOT" describe --always --dirty); $(nproc) CPUs; $("$GD_BIN/postgres" --version); CPU clock ticks $hz/s"
+echo "pgbench -n -c $CLIENTS -j 2 -t $TXNS -f ddl.sql ($((CLIENTS * TXNS)) transactions per round), ddl.sql:"
+sed 's/^/    /' "$GD_WORK/ddl.sql"
+echo "VACUUM and CHECKPOINT before each round; round order rotates: ${SERVERS[*]}, then shifted by one each round"
+echo "audit server: $audit_rows ddl_log rows from pgbench for $((ROUNDS * CLIENTS * TXNS * STATEMENTS_PER_TXN)) statements; $audit_stats"
+echo
+echo "Server CPU (all processes, user + system) in ms per transaction, each round:"
+for s in "${SERVERS[@]}"; do
+    awk -v hz="$hz" '{ printf "%.3f\n", $2 * 1000 / hz / $1 }' "$GD_WORK/r-$s" >"$GD_WORK/ms-$s"
+    printf '  %-9s %s\n' "$s" "$(tr '\n' ' ' <"$GD_WORK/ms-$s")"
+done
+echo
+echo "Medians over $ROUNDS rounds; ratio = other / vanilla (CPU, so 1.10 is 10 % more than vanilla);"
+echo "round by round: each round's run against the same round's vanilla run, lowest / median / highest."
+printf '  %-9s %9s %17s %8s %26s\n' server "ms/tx" "(low - high)" ratio "(round by round)"
+vm=$(gd_median <"$GD_WORK/ms-vanilla")
+for s in "${SERVERS[@]}"; do
+    m=$(gd_median <"$GD_WORK/ms-$s")
+    rr=$(paste -d' ' "$GD_WORK/ms-vanilla" "$GD_WORK/ms-$s" | awk '{ print $2 / $1 }')
+    printf '  %-9s %9.3f %8.3f - %6.3f %8.3f %8.3f %8.3f %8.3f\n' "$s" "$m" \
+        "$(sort -g "$GD_WORK/ms-$s" | head -1)" "$(sort -g "$GD_WORK/ms-$s" | tail -1)" \
+        "$(awk -v m="$m" -v v="$vm" 'BEGIN { print m / v }')" \
+        "$(sort -g <<<"$rr" | head -1)" "$(gd_median <<<"$rr")" "$(sort -g <<<"$rr" | tail -1)"
+done
+echo
+echo "A/A (vanilla2 / vanilla) is the noise of this run: a ratio inside its spread is no measurable cost."
