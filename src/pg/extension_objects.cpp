@@ -32,7 +32,9 @@ void forget_on_syscache(Datum, int, uint32) {
 }
 
 void forget_on_relcache(Datum, Oid relid) {
-    if (looking_up || !OidIsValid(relid) || relid == cached.ddl_log || relid == cached.lock_log)
+    if (looking_up || !OidIsValid(relid) || relid == cached.ddl_log || relid == cached.lock_log ||
+        relid == cached.backfill_run || relid == cached.approval ||
+        relid == cached.table_policy_entry)
         forget();
 }
 
@@ -98,6 +100,8 @@ GdExtensionObjects look_up(void) {
     found.ddl_log = member_table(extension, schema, "ddl_log");
     found.lock_log = member_table(extension, schema, "lock_log");
     found.backfill_run = member_table(extension, schema, "backfill_run");
+    found.approval = member_table(extension, schema, "approval");
+    found.table_policy_entry = member_table(extension, schema, "table_policy_entry");
     return found;
 }
 

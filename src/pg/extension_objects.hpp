@@ -20,6 +20,8 @@ struct GdExtensionObjects {
     Oid ddl_log;   // InvalidOid unless it passed every check
     Oid lock_log;
     Oid backfill_run; // guarded_ddl.backfill()'s progress rows
+    Oid approval;     // the DBA's approvals
+    Oid table_policy_entry;
 };
 
 // The objects of this database, looked up once per backend and kept until a
