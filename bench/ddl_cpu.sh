@@ -15,9 +15,13 @@
 #   audit       extension created, mode = enforce, audit = on (the defaults);
 #               the round ends once the writer has written every record
 #               (flush()), so its work is in the round's CPU
+# autovacuum is off on all of them: each round starts with a VACUUM (not
+# counted) of the catalog rows the last one left, the same for every server.
 # Reported per server: CPU ms per transaction of 3 statements, median of the
 # rounds and their spread, ratio of the medians to vanilla and the round by
-# round ratios to the same round's vanilla run.
+# round ratios to the same round's vanilla run; for all CPU, then user and
+# system time apart (the kernel's share, creating and removing the files of
+# the tables, is about half and the noisiest).
 # Method and reading: bench/ddl_cpu.md. Reproduce:
 #   bash bench/ddl_cpu.sh > bench/results/ddl_cpu.txt
 # DCPU_KEEP=1 keeps the sandbox (per-round pgbench output in $GD_WORK).
@@ -46,20 +50,18 @@ psql_on() { # psql_on SERVER SQL
     gd_as_user psql -X -q -At -h "$GD_SOCKET" -p "${PORT[$1]}" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"
 }
 for s in "${SERVERS[@]}"; do
-    preload=guarded_ddl settings=()
+    preload=guarded_ddl settings=('autovacuum = off')
     case $s in
     vanilla | vanilla2) preload='' ;;
-    preloaded) settings=('guarded_ddl.audit = off') ;;
-    off) settings=('guarded_ddl.mode = off' 'guarded_ddl.audit = off') ;;
-    enforce) settings=('guarded_ddl.audit = off') ;;
+    preloaded) settings+=('guarded_ddl.audit = off') ;;
+    off) settings+=('guarded_ddl.mode = off' 'guarded_ddl.audit = off') ;;
+    enforce) settings+=('guarded_ddl.audit = off') ;;
     esac
     GD_PRELOAD=$preload gd_bench_start_server "$s"
     DATA[$s]=$GD_DATA PORT[$s]=$GD_PORT
-    if [ ${#settings[@]} -gt 0 ]; then
-        printf '%s\n' "${settings[@]}" >>"$GD_DATA/postgresql.conf"
-        gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w restart >/dev/null ||
-            gd_die "the server $s did not restart (see $GD_DATA/server.log)"
-    fi
+    printf '%s\n' "${settings[@]}" >>"$GD_DATA/postgresql.conf"
+    gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w restart >/dev/null ||
+        gd_die "the server $s did not restart (see $GD_DATA/server.log)"
     case $s in off | enforce | audit) psql_on "$s" 'CREATE EXTENSION guarded_ddl' ;; esac
 done
 
@@ -68,9 +70,9 @@ printf '%s\n' 'CREATE TABLE t_:client_id (id int, v text);' \
     'ALTER TABLE t_:client_id ADD COLUMN c int;' 'DROP TABLE t_:client_id;' >"$GD_WORK/ddl.sql"
 chmod a+r "$GD_WORK/ddl.sql"
 
-# round SERVER ROUND: one pgbench run; appends "transactions cpu_ticks" to $GD_WORK/r-SERVER.
+# round SERVER ROUND: one pgbench run; appends "transactions user_ticks system_ticks" to $GD_WORK/r-SERVER.
 round() {
-    local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" c0 c1 txns
+    local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" u0 u1 s0 s1 txns
     # Leftovers of a failed run, and the dead catalog rows of the last round.
     psql_on "$s" "SET client_min_messages = warning; DO \$\$ BEGIN FOR i IN 0..$((CLIENTS - 1)) LOOP
         EXECUTE format('DROP TABLE IF EXISTS t_%s', i); END LOOP; END \$\$"
@@ -80,17 +82,19 @@ round() {
         [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out before a round"
     fi
     gd_wait_no_clients "${DATA[$s]}"
-    c0=$(gd_server_cpu_ticks "${DATA[$s]}")
+    u0=$(gd_server_cpu_ticks "${DATA[$s]}" user)
+    s0=$(gd_server_cpu_ticks "${DATA[$s]}" system)
     gd_as_user pgbench -n -h "$GD_SOCKET" -p "${PORT[$s]}" -U postgres -c "$CLIENTS" -j 2 -t "$TXNS" \
         -f "$GD_WORK/ddl.sql" postgres >"$out" 2>&1 || gd_die "pgbench failed on $s (see $out)"
     if [ "$s" = audit ]; then
         [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out after a round"
     fi
     gd_wait_no_clients "${DATA[$s]}"
-    c1=$(gd_server_cpu_ticks "${DATA[$s]}")
+    u1=$(gd_server_cpu_ticks "${DATA[$s]}" user)
+    s1=$(gd_server_cpu_ticks "${DATA[$s]}" system)
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
     [ "$txns" = $((CLIENTS * TXNS)) ] || gd_die "pgbench processed ${txns:-no} transactions on $s (see $out)"
-    echo "$txns $((c1 - c0))" >>"$GD_WORK/r-$s"
+    echo "$txns $((u1 - u0)) $((s1 - s0))" >>"$GD_WORK/r-$s"
 }
 
 hz=$(getconf CLK_TCK)
@@ -111,26 +115,34 @@ echo "command: bash bench/ddl_cpu.sh   (CLIENTS=$CLIENTS ROUNDS=$ROUNDS TXNS=$TX
 echo "tree $(git -C "$GD_ROOT" describe --always --dirty); $(nproc) CPUs; $("$GD_BIN/postgres" --version); CPU clock ticks $hz/s"
 echo "pgbench -n -c $CLIENTS -j 2 -t $TXNS -f ddl.sql ($((CLIENTS * TXNS)) transactions per round), ddl.sql:"
 sed 's/^/    /' "$GD_WORK/ddl.sql"
-echo "VACUUM and CHECKPOINT before each round; round order rotates: ${SERVERS[*]}, then shifted by one each round"
+echo "autovacuum = off; VACUUM and CHECKPOINT before each round; round order rotates: ${SERVERS[*]}, then shifted by one each round"
 echo "audit server: $audit_rows ddl_log rows from pgbench for $((ROUNDS * CLIENTS * TXNS * STATEMENTS_PER_TXN)) statements; $audit_stats"
 echo
-echo "Server CPU (all processes, user + system) in ms per transaction, each round:"
-for s in "${SERVERS[@]}"; do
-    awk -v hz="$hz" '{ printf "%.3f\n", $2 * 1000 / hz / $1 }' "$GD_WORK/r-$s" >"$GD_WORK/ms-$s"
-    printf '  %-9s %s\n' "$s" "$(tr '\n' ' ' <"$GD_WORK/ms-$s")"
-done
-echo
-echo "Medians over $ROUNDS rounds; ratio = other / vanilla (CPU, so 1.10 is 10 % more than vanilla);"
-echo "round by round: each round's run against the same round's vanilla run, lowest / median / highest."
-printf '  %-9s %9s %17s %8s %26s\n' server "ms/tx" "(low - high)" ratio "(round by round)"
-vm=$(gd_median <"$GD_WORK/ms-vanilla")
-for s in "${SERVERS[@]}"; do
-    m=$(gd_median <"$GD_WORK/ms-$s")
-    rr=$(paste -d' ' "$GD_WORK/ms-vanilla" "$GD_WORK/ms-$s" | awk '{ print $2 / $1 }')
-    printf '  %-9s %9.3f %8.3f - %6.3f %8.3f %8.3f %8.3f %8.3f\n' "$s" "$m" \
-        "$(sort -g "$GD_WORK/ms-$s" | head -1)" "$(sort -g "$GD_WORK/ms-$s" | tail -1)" \
-        "$(awk -v m="$m" -v v="$vm" 'BEGIN { print m / v }')" \
-        "$(sort -g <<<"$rr" | head -1)" "$(gd_median <<<"$rr")" "$(sort -g <<<"$rr" | tail -1)"
-done
-echo
+# table KIND COLUMNS: per round and medians of the ms per transaction, from
+# the r-SERVER files' columns (2: user, 3: system, 2+3: all).
+table() {
+    local kind=$1 cols=$2 s m rr vm
+    echo "Server CPU ($kind; all processes) in ms per transaction, each round:"
+    for s in "${SERVERS[@]}"; do
+        awk -v hz="$hz" -v c="$cols" '{ t = (c == "all") ? $2 + $3 : $c; printf "%.3f\n", t * 1000 / hz / $1 }' \
+            "$GD_WORK/r-$s" >"$GD_WORK/ms-$s"
+        printf '  %-9s %s\n' "$s" "$(tr '\n' ' ' <"$GD_WORK/ms-$s")"
+    done
+    echo "Medians over $ROUNDS rounds; ratio = other / vanilla (CPU, so 1.10 is 10 % more than vanilla);"
+    echo "round by round: each round's run against the same round's vanilla run, lowest / median / highest."
+    printf '  %-9s %9s %17s %8s %26s\n' server "ms/tx" "(low - high)" ratio "(round by round)"
+    vm=$(gd_median <"$GD_WORK/ms-vanilla")
+    for s in "${SERVERS[@]}"; do
+        m=$(gd_median <"$GD_WORK/ms-$s")
+        rr=$(paste -d' ' "$GD_WORK/ms-vanilla" "$GD_WORK/ms-$s" | awk '{ print $2 / $1 }')
+        printf '  %-9s %9.3f %8.3f - %6.3f %8.3f %8.3f %8.3f %8.3f\n' "$s" "$m" \
+            "$(sort -g "$GD_WORK/ms-$s" | head -1)" "$(sort -g "$GD_WORK/ms-$s" | tail -1)" \
+            "$(awk -v m="$m" -v v="$vm" 'BEGIN { print m / v }')" \
+            "$(sort -g <<<"$rr" | head -1)" "$(gd_median <<<"$rr")" "$(sort -g <<<"$rr" | tail -1)"
+    done
+    echo
+}
+table "user + system" all
+table user 2
+table system 3
 echo "A/A (vanilla2 / vanilla) is the noise of this run: a ratio inside its spread is no measurable cost."
