@@ -70,9 +70,23 @@ printf '%s\n' 'CREATE TABLE t_:client_id (id int, v text);' \
     'ALTER TABLE t_:client_id ADD COLUMN c int;' 'DROP TABLE t_:client_id;' >"$GD_WORK/ddl.sql"
 chmod a+r "$GD_WORK/ddl.sql"
 
-# round SERVER ROUND: one pgbench run; appends "transactions user_ticks system_ticks" to $GD_WORK/r-SERVER.
+# writer_ticks SERVER: "pid ticks", the audit writer's pid and the CPU
+# (user + system) it has used so far, or "0 0" when none runs.
+writer_ticks() {
+    local pid
+    pid=$(psql_on "$1" "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE backend_type = 'guarded_ddl audit writer'")
+    if [ "$pid" != 0 ] && [ -r "/proc/$pid/stat" ]; then
+        echo "$pid $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")"
+    else
+        echo "0 0"
+    fi
+}
+
+# round SERVER ROUND: one pgbench run; appends "transactions user_ticks
+# system_ticks" to $GD_WORK/r-SERVER, and on the audit server the writer's
+# ticks to $GD_WORK/w-audit.
 round() {
-    local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" u0 u1 s0 s1 txns
+    local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" u0 u1 s0 s1 txns w0=0 w1
     # Leftovers of a failed run, and the dead catalog rows of the last round.
     psql_on "$s" "SET client_min_messages = warning; DO \$\$ BEGIN FOR i IN 0..$((CLIENTS - 1)) LOOP
         EXECUTE format('DROP TABLE IF EXISTS t_%s', i); END LOOP; END \$\$"
@@ -80,6 +94,7 @@ round() {
     psql_on "$s" CHECKPOINT
     if [ "$s" = audit ]; then
         [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out before a round"
+        w0=$(writer_ticks "$s")
     fi
     gd_wait_no_clients "${DATA[$s]}"
     u0=$(gd_server_cpu_ticks "${DATA[$s]}" user)
@@ -88,6 +103,15 @@ round() {
         -f "$GD_WORK/ddl.sql" postgres >"$out" 2>&1 || gd_die "pgbench failed on $s (see $out)"
     if [ "$s" = audit ]; then
         [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out after a round"
+        # One writer that started during the round counts whole; a writer
+        # that exited during it and was started again is not counted
+        # (the figure is a lower bound then).
+        w1=$(writer_ticks "$s")
+        if [ "${w1% *}" = "${w0% *}" ]; then
+            echo $((${w1#* } - ${w0#* })) >>"$GD_WORK/w-audit"
+        else
+            echo "${w1#* }" >>"$GD_WORK/w-audit"
+        fi
     fi
     gd_wait_no_clients "${DATA[$s]}"
     u1=$(gd_server_cpu_ticks "${DATA[$s]}" user)
@@ -143,6 +167,12 @@ table() {
     echo
 }
 table "user + system" all
+if [ -s "$GD_WORK/w-audit" ]; then
+    echo "Of which the audit writer (audit server; user + system) in ms per transaction, each round:"
+    paste -d' ' "$GD_WORK/r-audit" "$GD_WORK/w-audit" | awk -v hz="$hz" '{ printf "%.3f\n", $4 * 1000 / hz / $1 }' >"$GD_WORK/ms-writer"
+    echo "  writer    $(tr '\n' ' ' <"$GD_WORK/ms-writer") (median $(gd_median <"$GD_WORK/ms-writer"))"
+    echo
+fi
 table user 2
 table system 3
 echo "A/A (vanilla2 / vanilla) is the noise of this run: a ratio inside its spread is no measurable cost."
