@@ -130,6 +130,14 @@ DROP SCHEMA appr_rb_schema CASCADE;
 SELECT status FROM guarded_ddl.approvals WHERE id = :rbs_approval;
 SELECT count(*) AS policies FROM guarded_ddl.table_policy_entry
  WHERE relid = (SELECT relid FROM guarded_ddl.approval WHERE id = :rbs_approval);
+-- DROP INDEX CONCURRENTLY drops in a transaction of its own: the index's
+-- approvals still end, when the statement does.
+CREATE TABLE appr_conc (id int);
+CREATE INDEX appr_conc_id ON appr_conc (id);
+SELECT guarded_ddl.approve('drop_index', 'appr_conc_id', 'concurrently') AS c_approval \gset
+DROP INDEX CONCURRENTLY appr_conc_id;
+SELECT relation_when_approved, status FROM guarded_ddl.approvals WHERE id = :c_approval;
+DROP TABLE appr_conc;
 -- PostgreSQL tracks no dropped objects for the guard: it has no event trigger.
 SELECT count(*) AS event_triggers FROM pg_event_trigger;
 

@@ -51,9 +51,12 @@ object_access_hook_type prev_object_access_hook = nullptr;
 Oid *dropped = nullptr;
 int n_dropped = 0;
 int max_dropped = 0;
-// Counts the transaction ends, so that a mark taken before a statement that
-// committed (CALL, VACUUM) is not applied to the next transaction's list.
+// Counts the aborts that emptied the list, so that a mark taken before a
+// procedure that rolled back is not applied to what came after.
 uint64 dropped_generation = 0;
+// How many utility statements are running (gd_drop_mark to gd_drop_forget_since
+// or gd_drop_discard).
+int statements_running = 0;
 
 // Relations nobody can give a policy or an approval (set_table_policy and
 // approve refuse them): temporary ones, TOAST tables and their indexes, and
@@ -85,9 +88,15 @@ void watch_drops(ObjectAccessType access, Oid class_id, Oid object_id, int sub_i
         prev_object_access_hook(access, class_id, object_id, sub_id, arg);
 }
 
+// An abort undoes every drop of the transaction. A commit inside a running
+// statement (DROP INDEX CONCURRENTLY drops in a transaction of its own, a
+// procedure commits) keeps the committed drops for the statement to deal
+// with when it ends; any other commit leaves nothing to deal with.
 void forget_drops_at_end(XactEvent event, void *) {
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
-        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT) {
+    bool aborted = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    bool ended = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+                 event == XACT_EVENT_PREPARE;
+    if (aborted || (ended && statements_running == 0)) {
         n_dropped = 0;
         ++dropped_generation;
     }
@@ -200,15 +209,18 @@ void forget_relations(const Oid *relids, int n) {
 } // namespace
 
 GdDropMark gd_drop_mark(void) {
+    statements_running++;
     return GdDropMark{dropped_generation, n_dropped};
 }
 
 void gd_drop_discard(GdDropMark mark) {
+    statements_running--;
     if (mark.generation == dropped_generation && mark.n < n_dropped)
         n_dropped = mark.n;
 }
 
 void gd_drop_forget_since(GdDropMark mark) {
+    statements_running--;
     int from = mark.generation == dropped_generation ? mark.n : 0;
     if (n_dropped <= from)
         return;

@@ -42,7 +42,8 @@ int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume);
 // would make PostgreSQL track the dropped objects of every DDL statement.
 void gd_install_drop_watch(void);
 
-// Where the list of dropped relations stands before a utility statement.
+// Where the list of dropped relations stands before a utility statement;
+// each mark ends with exactly one gd_drop_discard or gd_drop_forget_since.
 struct GdDropMark {
     uint64 generation;
     int n;
