@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU per DDL statement as users pay it (issue 15, first bullet): cheap DDL
 # (CREATE TABLE, ALTER TABLE ADD COLUMN, DROP TABLE) from 4 pgbench clients,
-# with ALL the server's CPU counted: backends, the audit writer, autovacuum,
-# the postmaster (gd_server_cpu_ticks in bench/lib.sh; the backends are
+# with ALL the server's CPU counted: backends, the audit writer, the
+# postmaster (gd_server_cpu_ticks in bench/lib.sh; the backends are
 # counted once they have exited and been reaped, so each reading after a run
 # waits until pgbench's sessions are gone). Six servers from the same sandbox
 # binaries, in interleaved rounds (the order rotates each round):
@@ -15,8 +15,11 @@
 #   audit       extension created, mode = enforce, audit = on (the defaults);
 #               the round ends once the writer has written every record
 #               (flush()), so its work is in the round's CPU
-# autovacuum is off on all of them: each round starts with a VACUUM (not
-# counted) of the catalog rows the last one left, the same for every server.
+# Every round runs on a fresh copy of each server's cluster, taken once
+# after its set-up, started for the round and stopped after it: a server
+# kept running round after round drifted apart from its twin (the kernel's
+# share above all, up to 3x between the two vanilla servers, growing round
+# by round for some), which no rotation of the order evens out.
 # Reported per server: CPU ms per transaction of 3 statements, median of the
 # rounds and their spread, ratio of the medians to vanilla and the round by
 # round ratios to the same round's vanilla run; for all CPU, then user and
@@ -63,6 +66,9 @@ for s in "${SERVERS[@]}"; do
     gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w restart >/dev/null ||
         gd_die "the server $s did not restart (see $GD_DATA/server.log)"
     case $s in off | enforce | audit) psql_on "$s" 'CREATE EXTENSION guarded_ddl' ;; esac
+    psql_on "$s" CHECKPOINT
+    gd_stop_server
+    gd_as_user cp -a "$GD_DATA" "$GD_DATA.template"
 done
 
 # Each client works on its own table: created, given a column, dropped.
@@ -87,11 +93,11 @@ writer_ticks() {
 # ticks to $GD_WORK/w-audit.
 round() {
     local s=$1 r=$2 out="$GD_WORK/pgbench-$1-$2.txt" u0 u1 s0 s1 txns w0=0 w1
-    # Leftovers of a failed run, and the dead catalog rows of the last round.
-    psql_on "$s" "SET client_min_messages = warning; DO \$\$ BEGIN FOR i IN 0..$((CLIENTS - 1)) LOOP
-        EXECUTE format('DROP TABLE IF EXISTS t_%s', i); END LOOP; END \$\$"
-    psql_on "$s" VACUUM
-    psql_on "$s" CHECKPOINT
+    GD_DATA=${DATA[$s]}
+    rm -rf "$GD_DATA"
+    gd_as_user cp -a "$GD_DATA.template" "$GD_DATA"
+    gd_as_user pg_ctl -D "$GD_DATA" -l "$GD_DATA/server.log" -w start >/dev/null ||
+        gd_die "the server $s did not start (see $GD_DATA/server.log)"
     if [ "$s" = audit ]; then
         [ "$(psql_on "$s" "SELECT guarded_ddl.flush('30s')")" = t ] || gd_die "flush() timed out before a round"
         w0=$(writer_ticks "$s")
@@ -119,6 +125,12 @@ round() {
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
     [ "$txns" = $((CLIENTS * TXNS)) ] || gd_die "pgbench processed ${txns:-no} transactions on $s (see $out)"
     echo "$txns $((u1 - u0)) $((s1 - s0))" >>"$GD_WORK/r-$s"
+    if [ "$s" = audit ]; then
+        psql_on "$s" "SELECT count(*) FROM guarded_ddl.ddl_log WHERE application_name = 'pgbench'" >>"$GD_WORK/rows-audit"
+        psql_on "$s" "SELECT format('queued %s, written %s, overflowed %s, failed %s', queued, written, overflowed, failed)
+            FROM guarded_ddl.audit_stats()" >>"$GD_WORK/stats-audit"
+    fi
+    gd_stop_server
 }
 
 hz=$(getconf CLK_TCK)
@@ -131,16 +143,16 @@ for r in $(seq "$ROUNDS"); do
         round "$s" "$r"
     done
 done
-audit_rows=$(psql_on audit "SELECT count(*) FROM guarded_ddl.ddl_log WHERE application_name = 'pgbench'")
-audit_stats=$(psql_on audit "SELECT format('queued %s, written %s, overflowed %s, failed %s', queued, written, overflowed, failed)
-    FROM guarded_ddl.audit_stats()")
+audit_rows=$(awk '{ s += $1 } END { print s }' "$GD_WORK/rows-audit")
+audit_stats=$(tail -1 "$GD_WORK/stats-audit")
 
 echo "command: bash bench/ddl_cpu.sh   (CLIENTS=$CLIENTS ROUNDS=$ROUNDS TXNS=$TXNS)"
 echo "tree $(git -C "$GD_ROOT" describe --always --dirty); $(nproc) CPUs; $("$GD_BIN/postgres" --version); CPU clock ticks $hz/s"
 echo "pgbench -n -c $CLIENTS -j 2 -t $TXNS -f ddl.sql ($((CLIENTS * TXNS)) transactions per round), ddl.sql:"
 sed 's/^/    /' "$GD_WORK/ddl.sql"
-echo "autovacuum = off; VACUUM and CHECKPOINT before each round; round order rotates: ${SERVERS[*]}, then shifted by one each round"
-echo "audit server: $audit_rows ddl_log rows from pgbench for $((ROUNDS * CLIENTS * TXNS * STATEMENTS_PER_TXN)) statements; $audit_stats"
+echo "each round on a fresh copy of each cluster (started, measured, stopped); autovacuum = off;"
+echo "round order rotates: ${SERVERS[*]}, then shifted by one each round"
+echo "audit server: $audit_rows ddl_log rows from pgbench for $((ROUNDS * CLIENTS * TXNS * STATEMENTS_PER_TXN)) statements; last round's audit_stats(): $audit_stats"
 echo
 # table KIND COLUMNS: per round and medians of the ms per transaction, from
 # the r-SERVER files' columns (2: user, 3: system, 2+3: all).
