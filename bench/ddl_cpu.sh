@@ -27,6 +27,9 @@
 # the tables, is about half and the noisiest).
 # Method and reading: bench/ddl_cpu.md. Reproduce:
 #   bash bench/ddl_cpu.sh > bench/results/ddl_cpu.txt
+# Then, as an explanation and not as the result, callgrind instructions of
+# one backend per transaction (vanilla, off, enforce, audit) and where
+# guarded_ddl's go (N=0 skips it; ROUNDS=0 runs it alone).
 # DCPU_KEEP=1 keeps the sandbox (per-round pgbench output in $GD_WORK).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../test/lib.sh"
@@ -35,10 +38,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 CLIENTS=${CLIENTS:-4}
 ROUNDS=${ROUNDS:-7}
 TXNS=${TXNS:-250} # transactions per client per round
+N=${N:-100}       # transactions per callgrind session; 0 skips the callgrind part
 SERVERS=(vanilla vanilla2 preloaded off enforce audit)
 STATEMENTS_PER_TXN=3
 
-gd_install_deps
+gd_install_deps valgrind
 gd_build
 declare -A DATA PORT
 cleanup() {
@@ -143,6 +147,7 @@ for r in $(seq "$ROUNDS"); do
         round "$s" "$r"
     done
 done
+[ "$ROUNDS" -gt 0 ] && {
 audit_rows=$(awk '{ s += $1 } END { print s }' "$GD_WORK/rows-audit")
 audit_stats=$(tail -1 "$GD_WORK/stats-audit")
 
@@ -188,3 +193,42 @@ fi
 table user 2
 table system 3
 echo "A/A (vanilla2 / vanilla) is the noise of this run: a ratio inside its spread is no measurable cost."
+}
+
+[ "$N" -gt 0 ] || exit 0
+# Explanation, not the result: instructions (callgrind Ir) of one backend
+# per transaction, from fresh copies of the clusters, N transactions of
+# ddl.sql's statements through psql, minus an empty session. The audit
+# writer is not a backend: its share is in the CPU figures above only.
+for i in $(seq "$N"); do
+    printf 'CREATE TABLE t_0 (id int, v text);\nALTER TABLE t_0 ADD COLUMN c int;\nDROP TABLE t_0;\n'
+done >"$GD_WORK/ddl_n.sql"
+: >"$GD_WORK/empty.sql"
+chmod a+r "$GD_WORK"/*.sql
+session() { # session SERVER FILE: Ir of one session on a fresh copy of the server's cluster
+    local run="$GD_WORK/cg-$1"
+    rm -rf "$run"
+    gd_as_user cp -a "${DATA[$1]}.template" "$run"
+    gd_session_ir "$run" "$2"
+}
+echo
+echo "Explanation, not the result: instructions (callgrind Ir) of one backend per transaction of the 3"
+echo "statements, $N transactions through psql minus an empty session, fresh copies of the clusters"
+declare -A per_tx
+for s in vanilla off enforce audit; do
+    gd_log "callgrind: $s"
+    e=$(session "$s" "$GD_WORK/empty.sql")
+    t=$(session "$s" "$GD_WORK/ddl_n.sql")
+    per_tx[$s]=$(awk -v t="$t" -v e="$e" -v n="$N" 'BEGIN { printf "%.0f", (t - e) / n }')
+    awk -v s="$s" -v p="${per_tx[$s]}" -v v="${per_tx[vanilla]}" \
+        'BEGIN { printf "  %-8s %10d Ir per transaction, %+8d (%+.1f %%) against vanilla\n", s, p, p - v, 100 * (p - v) / v }'
+done
+# Where guarded_ddl's instructions go in the audit session: its functions,
+# inclusive Ir per transaction (a function's figure includes the PostgreSQL
+# code it calls, which may have run anyway: the name look-ups the analysis
+# does first are cheaper for the statement afterwards).
+echo "  guarded_ddl functions in the audit session (inclusive Ir per transaction, callgrind_annotate):"
+callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$GD_WORK/cg-audit.session.cg" 2>/dev/null |
+    awk -v n="$N" '$0 ~ /src\/(pg|core)\// { ir = $1; gsub(",", "", ir); f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f)
+        sub(/\(.*$/, "", f); sub(/^.*\/src\//, "", f); if (!seen[f]++ && ir / n >= 1000) printf "    %9.0f  %s\n", ir / n, f }' |
+    head -25
