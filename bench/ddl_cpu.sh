@@ -230,5 +230,6 @@ done
 echo "  guarded_ddl functions in the audit session (inclusive Ir per transaction, callgrind_annotate):"
 callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$GD_WORK/cg-audit.session.cg" 2>/dev/null |
     awk -v n="$N" '$0 ~ /src\/(pg|core)\// { ir = $1; gsub(",", "", ir); f = $0; sub(/^ *[0-9,]+ +(\([^)]*\) +)?/, "", f)
-        sub(/\(.*$/, "", f); sub(/^.*\/src\//, "", f); if (!seen[f]++ && ir / n >= 1000) printf "    %9.0f  %s\n", ir / n, f }' |
+        sub(/\(.*$/, "", f); sub(/^(.*\/)?src\//, "", f)
+        if (f ~ /:[A-Za-z_]/ && !seen[f]++ && ir / n >= 1000) printf "    %9.0f  %s\n", ir / n, f }' |
     head -25
