@@ -13,13 +13,14 @@ gd_median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[N
 # counted twice or not at all, so the live children are read before and
 # after the postmaster and the reading is repeated until their set is the
 # same both times.
-gd_server_cpu_ticks() { # gd_server_cpu_ticks PGDATA
-    local pm try before after pm_ticks
+# KIND: all (the default), user (utime + cutime) or system (stime + cstime).
+gd_server_cpu_ticks() { # gd_server_cpu_ticks PGDATA [KIND]
+    local pm try before after pm_ticks kind=${2:-all}
     pm=$(head -1 "$1/postmaster.pid") || return 1
     for try in $(seq 50); do
-        before=$(gd_children_ticks "$pm")
-        pm_ticks=$(awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$pm/stat") || return 1
-        after=$(gd_children_ticks "$pm")
+        before=$(gd_children_ticks "$pm" "$kind")
+        pm_ticks=$(awk -v k="$kind" '{ sub(/^.*\) /, ""); print gd_ticks(k) }'"$GD_TICKS_AWK" "/proc/$pm/stat") || return 1
+        after=$(gd_children_ticks "$pm" "$kind")
         if [ "$(cut -d' ' -f1 <<<"$before")" = "$(cut -d' ' -f1 <<<"$after")" ]; then
             awk -v p="$pm_ticks" '{ s += $2 } END { print p + s }' <<<"$before"
             return 0
@@ -28,13 +29,18 @@ gd_server_cpu_ticks() { # gd_server_cpu_ticks PGDATA
     gd_die "gd_server_cpu_ticks: the server's processes kept changing"
 }
 
-# "pid ticks" (utime + stime + cutime + cstime) of each live child of PID,
-# sorted by pid.
-gd_children_ticks() { # gd_children_ticks PID
+# "pid ticks" (utime + stime + cutime + cstime, or KIND's share as for
+# gd_server_cpu_ticks) of each live child of PID, sorted by pid.
+gd_children_ticks() { # gd_children_ticks PID [KIND]
     { cat /proc/[0-9]*/stat 2>/dev/null || true; } |
-        awk -v pm="$1" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == pm) print pid, $12 + $13 + $14 + $15 }' |
+        awk -v pm="$1" -v k="${2:-all}" '{ pid = $1; sub(/^.*\) /, ""); if ($2 == pm) print pid, gd_ticks(k) }'"$GD_TICKS_AWK" |
         sort -n
 }
+# The ticks of a /proc/PID/stat line with the fields up to the command
+# removed ($12 utime, $13 stime, $14 cutime, $15 cstime).
+GD_TICKS_AWK='
+function gd_ticks(k) { return k == "user" ? $12 + $14 : k == "system" ? $13 + $15 : $12 + $13 + $14 + $15 }'
+
 
 # gd_start_server with another try when the random port it picked is taken
 # (gd_start_server exits on failure, so each try runs in a subshell); sets

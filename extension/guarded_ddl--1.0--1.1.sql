@@ -116,3 +116,114 @@ END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.purge(interval, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION guarded_ddl.purge(interval, bigint) IS
     'delete the audit rows (and their lock rows) of the given server''s statements older than the interval; returns how many statements';
+
+-- No event triggers (issue 15): any sql_drop or table_rewrite trigger makes
+-- PostgreSQL track the dropped objects of every DDL statement, and that cost
+-- was paid with the guard switched off. The library now ends dropped
+-- relations' policies and approvals from object_access_hook, and stops a
+-- rewrite the rules did not allow when the rewrite creates its new heap.
+DROP EVENT TRIGGER guarded_ddl_table_rewrite;
+DROP FUNCTION guarded_ddl.table_rewrite_guard();
+DROP EVENT TRIGGER guarded_ddl_forget_dropped_tables;
+DROP FUNCTION guarded_ddl.forget_dropped_tables();
+
+-- relid first: the hook looks up a rule's approvals on a relation, and a
+-- drop looks up whether a dropped relation had any.
+DROP INDEX guarded_ddl.approval_rule_relid;
+CREATE INDEX approval_relid_rule ON guarded_ddl.approval (relid, rule);
+
+-- approve() and set_table_policy() refuse TOAST relations: the hook does
+-- not look for their approvals and policies when they are dropped.
+CREATE OR REPLACE FUNCTION guarded_ddl.approve(rule text, relation regclass, reason text,
+                                    valid_for interval DEFAULT '1 hour', uses integer DEFAULT 1)
+    RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF rule IS NULL OR relation IS NULL OR reason IS NULL OR valid_for IS NULL OR uses IS NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: no argument may be null' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM guarded_ddl.rules() AS r WHERE r.id = approve.rule) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: unknown rule "%"', rule
+            USING ERRCODE = '42704',
+                  HINT = 'SELECT id FROM guarded_ddl.rules() lists the rule ids.';
+    END IF;
+    -- regclass input checks a name, but a bare OID is taken as it is.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: relation with OID % does not exist', relation::oid
+            USING ERRCODE = '42P01';
+    END IF;
+    IF btrim(reason) = '' THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: a reason is required' USING ERRCODE = '22023';
+    END IF;
+    IF valid_for <= interval '0' OR valid_for > interval '30 days' THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: valid_for must be positive and at most 30 days'
+            USING ERRCODE = '22023';
+    END IF;
+    IF uses < 1 THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: uses must be at least 1' USING ERRCODE = '22023';
+    END IF;
+    -- No rule fires on a temporary table, and one dropped at the end of its
+    -- session passes no drop the hook sees: its approval would outlive it.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: % is a temporary relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'guarded_ddl never blocks statements on temporary relations.';
+    END IF;
+    -- TOAST relations go with their table: the hook does not look for their
+    -- approvals when they are dropped.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relnamespace = 'pg_toast'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: % is a TOAST relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'Statements name the table, not its TOAST relations.';
+    END IF;
+    INSERT INTO guarded_ddl.approval (rule, relid, relation, reason, approved_by, expires_at, uses_allowed)
+    VALUES (rule, relation, relation::text, reason, session_user, now() + valid_for, uses)
+    RETURNING id INTO new_id;
+    RETURN new_id;
+END $$;
+
+CREATE OR REPLACE FUNCTION guarded_ddl.set_table_policy(relation regclass, large boolean DEFAULT NULL,
+                                             rules text DEFAULT NULL)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF relation IS NULL THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation must not be null' USING ERRCODE = '22004';
+    END IF;
+    -- A policy for a dropped table's OID would wait for a future table.
+    IF NOT EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation) THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: relation with OID % does not exist',
+            relation::oid USING ERRCODE = '42P01';
+    END IF;
+    IF rules IS NOT NULL THEN
+        PERFORM guarded_ddl.check_rules(rules);
+    END IF;
+    -- A temporary table dropped at the end of its session passes no drop
+    -- the hook sees: its policy would outlive it.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: % is a temporary relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'guarded_ddl never treats temporary relations as large.';
+    END IF;
+    -- TOAST relations go with their table: the hook does not look for their
+    -- policies when they are dropped.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relnamespace = 'pg_toast'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: % is a TOAST relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'A table''s policy covers its TOAST relations.';
+    END IF;
+    IF large IS NULL AND rules IS NULL THEN
+        DELETE FROM guarded_ddl.table_policy_entry WHERE relid = relation;
+        RETURN;
+    END IF;
+    INSERT INTO guarded_ddl.table_policy_entry AS p (relid, large, rules, set_by)
+    VALUES (relation, large, rules, session_user)
+    ON CONFLICT (relid) DO UPDATE
+       SET large = excluded.large, rules = excluded.rules, set_by = excluded.set_by, set_at = now();
+END $$;

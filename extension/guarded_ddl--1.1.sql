@@ -55,14 +55,6 @@ COMMENT ON PROCEDURE guarded_ddl.apply(text) IS
 -- One number per recipe apply() runs, shared by the audit rows of its steps.
 CREATE SEQUENCE guarded_ddl.recipe_ids;
 
--- The backstop: PostgreSQL announces every ALTER TABLE / ALTER TYPE rewrite
--- before it starts; a large table's rewrite the rules did not allow stops here.
-CREATE FUNCTION guarded_ddl.table_rewrite_guard() RETURNS event_trigger
-    LANGUAGE C
-    AS 'MODULE_PATHNAME', 'gd_table_rewrite_guard';
-CREATE EVENT TRIGGER guarded_ddl_table_rewrite ON table_rewrite
-    EXECUTE FUNCTION guarded_ddl.table_rewrite_guard();
-
 -- Policy: approvals and per-table policy ------------------------------------
 
 -- Only superusers and the SECURITY DEFINER functions below write these
@@ -86,7 +78,9 @@ CREATE TABLE guarded_ddl.approval (
     -- all for the DROP that used the approval itself.
     dropped_at timestamptz
 );
-CREATE INDEX approval_rule_relid ON guarded_ddl.approval (rule, relid);
+-- relid first: the hook looks up a rule's approvals on a relation, and a
+-- drop looks up whether a dropped relation had any.
+CREATE INDEX approval_relid_rule ON guarded_ddl.approval (relid, rule);
 SELECT pg_catalog.pg_extension_config_dump('guarded_ddl.approval', '');
 
 CREATE TABLE guarded_ddl.table_policy_entry (
@@ -146,11 +140,18 @@ BEGIN
         RAISE EXCEPTION 'guarded_ddl.approve: uses must be at least 1' USING ERRCODE = '22023';
     END IF;
     -- No rule fires on a temporary table, and one dropped at the end of its
-    -- session fires no sql_drop trigger: its approval would outlive it.
+    -- session passes no drop the hook sees: its approval would outlive it.
     IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
         RAISE EXCEPTION 'guarded_ddl.approve: % is a temporary relation', relation
             USING ERRCODE = '22023',
                   DETAIL = 'guarded_ddl never blocks statements on temporary relations.';
+    END IF;
+    -- TOAST relations go with their table: the hook does not look for their
+    -- approvals when they are dropped.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relnamespace = 'pg_toast'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'guarded_ddl.approve: % is a TOAST relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'Statements name the table, not its TOAST relations.';
     END IF;
     INSERT INTO guarded_ddl.approval (rule, relid, relation, reason, approved_by, expires_at, uses_allowed)
     VALUES (rule, relation, relation::text, reason, session_user, now() + valid_for, uses)
@@ -252,12 +253,19 @@ BEGIN
     IF rules IS NOT NULL THEN
         PERFORM guarded_ddl.check_rules(rules);
     END IF;
-    -- A temporary table dropped at the end of its session fires no sql_drop
-    -- trigger: its policy would outlive it.
+    -- A temporary table dropped at the end of its session passes no drop
+    -- the hook sees: its policy would outlive it.
     IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relpersistence = 't') THEN
         RAISE EXCEPTION 'guarded_ddl.set_table_policy: % is a temporary relation', relation
             USING ERRCODE = '22023',
                   DETAIL = 'guarded_ddl never treats temporary relations as large.';
+    END IF;
+    -- TOAST relations go with their table: the hook does not look for their
+    -- policies when they are dropped.
+    IF EXISTS (SELECT 1 FROM pg_class AS c WHERE c.oid = relation AND c.relnamespace = 'pg_toast'::pg_catalog.regnamespace) THEN
+        RAISE EXCEPTION 'guarded_ddl.set_table_policy: % is a TOAST relation', relation
+            USING ERRCODE = '22023',
+                  DETAIL = 'A table''s policy covers its TOAST relations.';
     END IF;
     IF large IS NULL AND rules IS NULL THEN
         DELETE FROM guarded_ddl.table_policy_entry WHERE relid = relation;
@@ -279,11 +287,12 @@ SELECT relid::regclass AS relation, large, rules, set_by, set_at
 -- Policies and approvals follow a table through renames (they are kept by
 -- OID) and end with it, so that a new relation given the same OID inherits
 -- nothing: the policy is deleted, the approvals are marked dropped (kept for
--- the audit trail, never usable again). The trigger (C) fires on every drop,
--- DROP COLUMN included, and calls forget_tables only when a relation was
--- among the dropped objects: by DROP TABLE, VIEW, INDEX, SEQUENCE, SCHEMA,
--- OWNED, EXTENSION, ... or by the CASCADE of nearly any drop, ALTER TABLE
--- DROP COLUMN too. Returns how many policies and approvals it ended.
+-- the audit trail, never usable again). The hook (C) notes every relation a
+-- statement drops (object_access_hook): by DROP TABLE, VIEW, INDEX,
+-- SEQUENCE, SCHEMA, OWNED, ... or by the CASCADE of nearly any drop, ALTER
+-- TABLE DROP COLUMN too, also from a function or a DO block. When the
+-- statement ends, in its own (sub)transaction, it calls forget_tables if one
+-- of them has a policy or an approval. Returns how many it ended.
 CREATE FUNCTION guarded_ddl.forget_tables(relids oid[]) RETURNS bigint
     LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -296,14 +305,6 @@ AS $$
     SELECT (SELECT count(*) FROM forgotten) + (SELECT count(*) FROM ended)
 $$;
 REVOKE ALL ON FUNCTION guarded_ddl.forget_tables(oid[]) FROM PUBLIC;
-CREATE FUNCTION guarded_ddl.forget_dropped_tables() RETURNS event_trigger
-    LANGUAGE C
-    AS 'MODULE_PATHNAME', 'gd_forget_dropped_tables';
-CREATE EVENT TRIGGER guarded_ddl_forget_dropped_tables ON sql_drop
-    EXECUTE FUNCTION guarded_ddl.forget_dropped_tables();
--- Also under session_replication_role = replica: a table dropped there must
--- not leave its policy and approvals to the next owner of its OID.
-ALTER EVENT TRIGGER guarded_ddl_forget_dropped_tables ENABLE ALWAYS;
 
 -- Audit log ---------------------------------------------------------------
 

@@ -63,11 +63,83 @@ SELECT id = :s_approval AS schema_table, id = :i_approval AS schema_index,
 DROP TABLE appr_kept;
 
 -- Temporary tables: no rule fires on them, and their drop at session end
--- fires no trigger, so neither approvals nor policies are taken for them.
+-- passes no statement, so neither approvals nor policies are taken for them.
 CREATE TEMP TABLE appr_temp (id int);
 SELECT guarded_ddl.approve('drop_table', 'appr_temp', 'scratch');
 SELECT guarded_ddl.set_table_policy('appr_temp', large => true);
 DROP TABLE appr_temp;
+-- Nor for TOAST relations, which go with their table.
+CREATE TABLE appr_toasted (id int, v text);
+SELECT reltoastrelid AS toast_oid FROM pg_class WHERE oid = 'appr_toasted'::regclass \gset
+\set VERBOSITY sqlstate
+SELECT guarded_ddl.approve('drop_table', :toast_oid, 'toast');
+SELECT guarded_ddl.set_table_policy(:toast_oid, large => true);
+\set VERBOSITY default
+DROP TABLE appr_toasted;
+
+-- The drop is noted by the hook as the statement runs, and the approvals and
+-- policies end in the statement's own transaction: a DROP rolled back (with
+-- its transaction, or to a savepoint) leaves them in force, one committed
+-- ends them, whether a function, a DO block or a statement did it.
+CREATE TABLE appr_rb (id int);
+SELECT guarded_ddl.set_table_policy('appr_rb', large => false);
+SELECT guarded_ddl.approve('drop_column', 'appr_rb', 'kept') AS rb_approval \gset
+BEGIN;
+DROP TABLE appr_rb;
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+DROP TABLE appr_rb;
+ROLLBACK TO SAVEPOINT s;
+-- a later statement of the same transaction ends nothing either
+CREATE TABLE appr_rb_other (id int);
+DROP TABLE appr_rb_other;
+COMMIT;
+-- a DROP that fails after it dropped (a DO block raising) ends nothing
+DO $$ BEGIN DROP TABLE appr_rb; RAISE EXCEPTION 'changed my mind'; END $$;
+-- nor one whose exception block rolls it back
+DO $$ BEGIN
+    BEGIN DROP TABLE appr_rb; RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN NULL; END;
+END $$;
+SELECT relation, large FROM guarded_ddl.table_policy WHERE relation = 'appr_rb'::regclass;
+SELECT status FROM guarded_ddl.approvals WHERE id = :rb_approval;
+-- Dropped by a function, in a transaction that commits: ended.
+CREATE FUNCTION drop_appr_rb() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN EXECUTE 'DROP TABLE appr_rb'; END $$;
+BEGIN;
+SELECT drop_appr_rb();
+SELECT count(*) AS policies_in_transaction FROM guarded_ddl.table_policy_entry
+ WHERE relid = (SELECT relid FROM guarded_ddl.approval WHERE id = :rb_approval);
+COMMIT;
+SELECT relation, relation_when_approved, status FROM guarded_ddl.approvals WHERE id = :rb_approval;
+SELECT count(*) AS policies FROM guarded_ddl.table_policy_entry
+ WHERE relid = (SELECT relid FROM guarded_ddl.approval WHERE id = :rb_approval);
+DROP FUNCTION drop_appr_rb();
+-- DROP SCHEMA ... CASCADE in a transaction rolled back keeps them, then
+-- committed ends them.
+CREATE SCHEMA appr_rb_schema;
+CREATE TABLE appr_rb_schema.t (id int);
+SELECT guarded_ddl.set_table_policy('appr_rb_schema.t', large => true);
+SELECT guarded_ddl.approve('drop_table', 'appr_rb_schema.t', 'schema') AS rbs_approval \gset
+BEGIN;
+DROP SCHEMA appr_rb_schema CASCADE;
+ROLLBACK;
+SELECT relation, large FROM guarded_ddl.table_policy WHERE relation = 'appr_rb_schema.t'::regclass;
+SELECT status FROM guarded_ddl.approvals WHERE id = :rbs_approval;
+DROP SCHEMA appr_rb_schema CASCADE;
+SELECT status FROM guarded_ddl.approvals WHERE id = :rbs_approval;
+SELECT count(*) AS policies FROM guarded_ddl.table_policy_entry
+ WHERE relid = (SELECT relid FROM guarded_ddl.approval WHERE id = :rbs_approval);
+-- DROP INDEX CONCURRENTLY drops in a transaction of its own: the index's
+-- approvals still end, when the statement does.
+CREATE TABLE appr_conc (id int);
+CREATE INDEX appr_conc_id ON appr_conc (id);
+SELECT guarded_ddl.approve('drop_index', 'appr_conc_id', 'concurrently') AS c_approval \gset
+DROP INDEX CONCURRENTLY appr_conc_id;
+SELECT relation_when_approved, status FROM guarded_ddl.approvals WHERE id = :c_approval;
+DROP TABLE appr_conc;
+-- PostgreSQL tracks no dropped objects for the guard: it has no event trigger.
+SELECT count(*) AS event_triggers FROM pg_event_trigger;
 
 -- 2. explain() and tables the caller cannot see ------------------------------
 

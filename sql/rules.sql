@@ -172,7 +172,8 @@ ALTER TABLE scratch ALTER COLUMN id TYPE bigint;
 DO $$ BEGIN ALTER TABLE t ALTER COLUMN id TYPE bigint; END $$;
 
 -- The backstop: ALTER TYPE ... CASCADE rewrites a typed table the rules
--- attribute to the composite type; the table_rewrite event trigger stops it.
+-- attribute to the composite type; the backstop stops it when the rewrite
+-- creates its new heap.
 -- Here only the typed table counts as large: by its rows.
 CREATE TYPE pair AS (x int, y int);
 CREATE TABLE pairs OF pair;

@@ -32,7 +32,9 @@ void forget_on_syscache(Datum, int, uint32) {
 }
 
 void forget_on_relcache(Datum, Oid relid) {
-    if (looking_up || !OidIsValid(relid) || relid == cached.ddl_log || relid == cached.lock_log)
+    if (looking_up || !OidIsValid(relid) || relid == cached.ddl_log || relid == cached.lock_log ||
+        relid == cached.backfill_run || relid == cached.approval ||
+        relid == cached.table_policy_entry)
         forget();
 }
 
@@ -101,6 +103,8 @@ GdExtensionObjects look_up(void) {
     found.fleet_rows = OidIsValid(found.ddl_log) && OidIsValid(found.lock_log) &&
                        get_attnum(found.ddl_log, "system_identifier") != InvalidAttrNumber &&
                        get_attnum(found.lock_log, "system_identifier") != InvalidAttrNumber;
+    found.approval = member_table(extension, schema, "approval");
+    found.table_policy_entry = member_table(extension, schema, "table_policy_entry");
     return found;
 }
 

@@ -24,6 +24,8 @@ struct GdExtensionObjects {
     // keyed by server and id. False on 1.0's tables, which the library
     // keeps writing until ALTER EXTENSION guarded_ddl UPDATE.
     bool fleet_rows;
+    Oid approval; // the DBA's approvals
+    Oid table_policy_entry;
 };
 
 // The objects of this database, looked up once per backend and kept until a

@@ -9,6 +9,7 @@
 #include "pg/lock_hold_cap.hpp"
 #include "pg/policy_store.hpp"
 #include "pg/process_utility.hpp"
+#include "pg/rule_enforcer.hpp"
 #include "pg/transaction_locks.hpp"
 
 extern "C" {
@@ -32,6 +33,7 @@ void _PG_init(void) {
     gd_install_transaction_callbacks();
     gd_install_cap_log_hook();
     gd_install_drop_watch();
+    gd_install_rewrite_backstop();
 
     // After every guarded_ddl.* variable is defined: from here on a
     // misspelt guarded_ddl.* name is an error, not a silent placeholder.

@@ -9,14 +9,14 @@ extern "C" {
 #include "access/genam.h"
 #include "access/table.h"
 #include "catalog/objectaccess.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
-#include "commands/event_trigger.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
-#include "executor/executor.h"
-#include "funcapi.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -25,10 +25,6 @@ extern "C" {
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
-}
-
-extern "C" {
-PG_FUNCTION_INFO_V1(gd_forget_dropped_tables);
 }
 
 namespace {
@@ -48,53 +44,114 @@ Oid extension_function(Oid schema, const char *name, Oid argtype) {
 
 object_access_hook_type prev_object_access_hook = nullptr;
 
-// The local transaction in which a relation was last dropped: before it
-// asks PostgreSQL what a command dropped, the sql_drop trigger checks that
-// this transaction dropped any relation at all. (Per transaction, not per
-// command: a nested command's trigger may run before the outer one's.)
-LocalTransactionId relation_dropped_in = InvalidLocalTransactionId;
+// The relations dropped in this transaction and not yet dealt with, in
+// TopMemoryContext: appended by the object access hook, consumed (or
+// discarded) by the utility statement that dropped them, emptied when the
+// transaction ends.
+Oid *dropped = nullptr;
+int n_dropped = 0;
+int max_dropped = 0;
+// Counts the aborts that emptied the list, so that a mark taken before a
+// procedure that rolled back is not applied to what came after.
+uint64 dropped_generation = 0;
+// How many utility statements are running (gd_drop_mark to gd_drop_forget_since
+// or gd_drop_discard).
+int statements_running = 0;
+
+// Relations nobody can give a policy or an approval (set_table_policy and
+// approve refuse them): temporary ones, TOAST tables and their indexes, and
+// the transient heap of a rewrite.
+bool may_have_policy(Oid relid) {
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    auto *form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    bool may = form->relpersistence != RELPERSISTENCE_TEMP &&
+               form->relnamespace != PG_TOAST_NAMESPACE && !OidIsValid(form->relrewrite);
+    ReleaseSysCache(tuple);
+    return may;
+}
 
 void watch_drops(ObjectAccessType access, Oid class_id, Oid object_id, int sub_id, void *arg) {
-    if (access == OAT_DROP && class_id == RelationRelationId && sub_id == 0)
-        relation_dropped_in = gd_local_xid();
+    if (access == OAT_DROP && class_id == RelationRelationId && sub_id == 0 && !IsBinaryUpgrade &&
+        may_have_policy(object_id)) {
+        if (n_dropped == max_dropped) {
+            int grown = max_dropped == 0 ? 16 : max_dropped * 2;
+            dropped = static_cast<Oid *>(
+                dropped == nullptr ? MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * grown)
+                                   : repalloc(dropped, sizeof(Oid) * grown));
+            max_dropped = grown;
+        }
+        dropped[n_dropped++] = object_id;
+    }
     if (prev_object_access_hook)
         prev_object_access_hook(access, class_id, object_id, sub_id, arg);
 }
 
-// The relations (objsubid 0 in pg_class) among the objects the current
-// command dropped, read from pg_event_trigger_dropped_objects() called
-// directly: no query to plan for the columns, constraints and defaults that
-// most drops are.
-List *dropped_relations(void) {
-    FmgrInfo flinfo;
-    fmgr_info(F_PG_EVENT_TRIGGER_DROPPED_OBJECTS, &flinfo);
-    ReturnSetInfo rsinfo{};
-    rsinfo.type = T_ReturnSetInfo;
-    rsinfo.econtext = CreateStandaloneExprContext();
-    rsinfo.allowedModes = SFRM_Materialize;
-    rsinfo.returnMode = SFRM_Materialize;
-    LOCAL_FCINFO(fcinfo, 0);
-    InitFunctionCallInfoData(*fcinfo, &flinfo, 0, InvalidOid, nullptr,
-                             reinterpret_cast<Node *>(&rsinfo));
-    (void)FunctionCallInvoke(fcinfo);
-
-    List *relids = NIL;
-    if (rsinfo.setResult != nullptr) {
-        TupleTableSlot *slot = MakeSingleTupleTableSlot(rsinfo.setDesc, &TTSOpsMinimalTuple);
-        while (tuplestore_gettupleslot(rsinfo.setResult, true, false, slot)) {
-            bool classid_null, objid_null, objsubid_null;
-            Datum classid = slot_getattr(slot, 1, &classid_null);
-            Datum objid = slot_getattr(slot, 2, &objid_null);
-            Datum objsubid = slot_getattr(slot, 3, &objsubid_null);
-            if (!classid_null && !objid_null && !objsubid_null &&
-                DatumGetObjectId(classid) == RelationRelationId && DatumGetInt32(objsubid) == 0)
-                relids = lappend_oid(relids, DatumGetObjectId(objid));
-        }
-        ExecDropSingleTupleTableSlot(slot);
-        tuplestore_end(rsinfo.setResult);
+// An abort undoes every drop of the transaction. A commit inside a running
+// statement (DROP INDEX CONCURRENTLY drops in a transaction of its own, a
+// procedure commits) keeps the committed drops for the statement to deal
+// with when it ends; any other commit leaves nothing to deal with.
+void forget_drops_at_end(XactEvent event, void *) {
+    bool aborted = event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT;
+    bool ended = event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+                 event == XACT_EVENT_PREPARE;
+    if (aborted || (ended && statements_running == 0)) {
+        n_dropped = 0;
+        ++dropped_generation;
     }
-    FreeExprContext(rsinfo.econtext, true);
-    return relids;
+}
+
+// The first valid index of rel whose first column is attno, or InvalidOid.
+Oid index_led_by(Relation rel, AttrNumber attno) {
+    List *indexes = RelationGetIndexList(rel);
+    Oid found = InvalidOid;
+    ListCell *lc;
+    foreach (lc, indexes) {
+        HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+        if (!HeapTupleIsValid(tuple))
+            continue;
+        auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+        bool fits = index->indisvalid && index->indnatts >= 1 && index->indkey.values[0] == attno;
+        ReleaseSysCache(tuple);
+        if (fits) {
+            found = lfirst_oid(lc);
+            break;
+        }
+    }
+    list_free(indexes);
+    return found;
+}
+
+// Whether a row of table has one of the relids in its column attno.
+bool any_row_for(Oid table, AttrNumber attno, const Oid *relids, int n) {
+    Relation rel = table_open(table, NoLock);
+    Oid index = index_led_by(rel, attno);
+    bool found = false;
+    for (int i = 0; i < n && !found; i++) {
+        ScanKeyData key;
+        ScanKeyInit(&key, attno, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relids[i]));
+        SysScanDesc scan = systable_beginscan(rel, index, OidIsValid(index), nullptr, 1, &key);
+        found = HeapTupleIsValid(systable_getnext(scan));
+        systable_endscan(scan);
+    }
+    table_close(rel, NoLock);
+    return found;
+}
+
+struct DroppedRelations {
+    Oid policies;
+    Oid approvals;
+    const Oid *relids;
+    int n;
+    bool any;
+};
+
+void look_for_rows(void *arg) {
+    auto *d = static_cast<DroppedRelations *>(arg);
+    // relid is the first column of table_policy_entry, the third of approval.
+    d->any = any_row_for(d->policies, 1, d->relids, d->n) ||
+             any_row_for(d->approvals, 3, d->relids, d->n);
 }
 
 struct ForgetCall {
@@ -102,53 +159,80 @@ struct ForgetCall {
     ArrayType *relids;
 };
 
+// A dropped relation's policy and approvals end with it. Ending them is
+// guarded_ddl.forget_tables' job (SECURITY DEFINER, called by OID like
+// take_approval); it is called only when one of the relations has a row.
+void forget_relations(const Oid *relids, int n) {
+    const GdExtensionObjects *objects = gd_extension_objects();
+    DroppedRelations d{objects->table_policy_entry, objects->approval, relids, n, false};
+    if (!OidIsValid(d.policies) || !OidIsValid(d.approvals))
+        return;
+    // Looking takes a share lock on each table, as a read would; the wait
+    // for one is bounded like every wait for the guard's own tables.
+    if (ConditionalLockRelationOid(d.policies, AccessShareLock) &&
+        ConditionalLockRelationOid(d.approvals, AccessShareLock)) {
+        look_for_rows(&d);
+    } else {
+        const GdOwnTableLock locks[] = {
+            {d.policies, AccessShareLock,
+             "guarded_ddl looks for the policy of a dropped relation in this table."},
+            {d.approvals, AccessShareLock,
+             "guarded_ddl looks for the approvals of a dropped relation in this table."}};
+        gd_access_own_tables(locks, lengthof(locks), look_for_rows, &d);
+    }
+    if (!d.any)
+        return;
+
+    Oid function = extension_function(objects->schema, "forget_tables", OIDARRAYOID);
+    if (!OidIsValid(function))
+        return;
+    auto *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
+    for (int i = 0; i < n; i++)
+        elems[i] = ObjectIdGetDatum(relids[i]);
+    ForgetCall call{function, construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT)};
+    // The drop fails rather than wait behind a DBA's lock for long, or
+    // leave rows a new relation with the same OID would inherit.
+    const GdOwnTableLock locks[] = {
+        {d.policies, RowExclusiveLock,
+         "guarded_ddl deletes the policy of a dropped relation from this table."},
+        {d.approvals, RowExclusiveLock,
+         "guarded_ddl marks the approvals of a dropped relation in this table."}};
+    gd_access_own_tables(
+        locks, lengthof(locks),
+        [](void *arg) {
+            auto *c = static_cast<ForgetCall *>(arg);
+            (void)OidFunctionCall1(c->function, PointerGetDatum(c->relids));
+        },
+        &call);
+}
+
 } // namespace
 
-// The sql_drop event trigger: a dropped relation's policy and approvals end
-// with it. Ending them is guarded_ddl.forget_tables' job (SECURITY DEFINER,
-// called by OID like take_approval). Most drops (columns, defaults, constraints) drop
-// no relation and stop at the first check.
-extern "C" Datum gd_forget_dropped_tables(PG_FUNCTION_ARGS) {
-    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("guarded_ddl.forget_dropped_tables() must be called as an event "
-                               "trigger")));
-    if (relation_dropped_in != gd_local_xid())
-        PG_RETURN_VOID();
-    List *relids = dropped_relations();
-    if (relids == NIL)
-        PG_RETURN_VOID();
-    Oid schema = extension_schema();
-    Oid function =
-        OidIsValid(schema) ? extension_function(schema, "forget_tables", OIDARRAYOID) : InvalidOid;
-    Oid policies =
-        OidIsValid(schema) ? get_relname_relid("table_policy_entry", schema) : InvalidOid;
-    Oid approvals = OidIsValid(schema) ? get_relname_relid("approval", schema) : InvalidOid;
-    if (OidIsValid(function) && OidIsValid(policies) && OidIsValid(approvals)) {
-        int n = list_length(relids);
-        auto *elems = static_cast<Datum *>(palloc(sizeof(Datum) * n));
-        ListCell *lc;
-        int i = 0;
-        foreach (lc, relids)
-            elems[i++] = ObjectIdGetDatum(lfirst_oid(lc));
-        ForgetCall call{function,
-                        construct_array(elems, n, OIDOID, sizeof(Oid), true, TYPALIGN_INT)};
-        // The drop fails rather than wait behind a DBA's lock for long, or
-        // leave rows a new relation with the same OID would inherit.
-        const GdOwnTableLock locks[] = {
-            {policies, RowExclusiveLock,
-             "guarded_ddl deletes the policy of a dropped relation from this table."},
-            {approvals, RowExclusiveLock,
-             "guarded_ddl marks the approvals of a dropped relation in this table."}};
-        gd_access_own_tables(
-            locks, lengthof(locks),
-            [](void *arg) {
-                auto *c = static_cast<ForgetCall *>(arg);
-                (void)OidFunctionCall1(c->function, PointerGetDatum(c->relids));
-            },
-            &call);
-    }
-    PG_RETURN_VOID();
+GdDropMark gd_drop_mark(void) {
+    statements_running++;
+    return GdDropMark{dropped_generation, n_dropped};
+}
+
+void gd_drop_discard(GdDropMark mark) {
+    statements_running--;
+    if (mark.generation == dropped_generation && mark.n < n_dropped)
+        n_dropped = mark.n;
+}
+
+void gd_drop_forget_since(GdDropMark mark) {
+    statements_running--;
+    int from = mark.generation == dropped_generation ? mark.n : 0;
+    if (n_dropped <= from)
+        return;
+    int n = n_dropped - from;
+    // Taken off the list first: an error below ends the statement, and the
+    // rollback undoes the drops as well.
+    auto *relids = static_cast<Oid *>(palloc(sizeof(Oid) * n));
+    memcpy(relids, dropped + from, sizeof(Oid) * n);
+    n_dropped = from;
+    if (IsTransactionState())
+        forget_relations(relids, n);
+    pfree(relids);
 }
 
 namespace {
@@ -273,6 +357,7 @@ extern "C" Datum gd_table_policy_changed(PG_FUNCTION_ARGS) {
 void gd_install_drop_watch(void) {
     prev_object_access_hook = object_access_hook;
     object_access_hook = watch_drops;
+    RegisterXactCallback(forget_drops_at_end, nullptr);
 }
 
 GdTablePolicy gd_table_policy(Oid relid) {

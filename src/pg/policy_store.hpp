@@ -33,6 +33,24 @@ bool gd_table_policy_at_hand(Oid relid);
 // than the guard's lock timeout, then fails with 55P03 (own_table_lock.hpp).
 int64 gd_take_approval(guarded_ddl::RuleId rule, Oid relid, bool consume);
 
-// Watches drops (object_access_hook) so that the sql_drop trigger
-// forget_dropped_tables knows cheaply when no relation was dropped.
+// A dropped relation's policy and approvals end with it, in the transaction
+// that drops it. The object access hook notes every relation dropped
+// (OAT_DROP on pg_class: by DROP TABLE, SCHEMA ... CASCADE, OWNED, a
+// function, ...); the utility statement during which they were dropped
+// forgets their rows when it ends, so a rollback of the statement, its
+// savepoint or its transaction keeps them. No sql_drop event trigger: one
+// would make PostgreSQL track the dropped objects of every DDL statement.
 void gd_install_drop_watch(void);
+
+// Where the list of dropped relations stands before a utility statement;
+// each mark ends with exactly one gd_drop_discard or gd_drop_forget_since.
+struct GdDropMark {
+    uint64 generation;
+    int n;
+};
+GdDropMark gd_drop_mark(void);
+// The statement failed: the relations it dropped are not dropped after all.
+void gd_drop_discard(GdDropMark mark);
+// The statement succeeded: the policies and approvals of the relations it
+// dropped end now (guarded_ddl.forget_tables, when one of them has a row).
+void gd_drop_forget_since(GdDropMark mark);

@@ -84,6 +84,17 @@ inline bool gd_owns(Oid class_id, Oid object_id, Oid role) {
 #endif
 }
 
+// Whether the current role may use a schema (PG 16 folded the per-catalog
+// pg_*_aclcheck functions into one).
+inline bool gd_may_use_namespace(Oid namespace_id) {
+#if PG_VERSION_NUM >= 160000
+    return object_aclcheck(NamespaceRelationId, namespace_id, GetUserId(), ACL_USAGE) ==
+           ACLCHECK_OK;
+#else
+    return pg_namespace_aclcheck(namespace_id, GetUserId(), ACL_USAGE) == ACLCHECK_OK;
+#endif
+}
+
 // The current transaction's local id (PG 17 moved it into PGPROC.vxid).
 inline LocalTransactionId gd_local_xid() {
 #if PG_VERSION_NUM >= 170000

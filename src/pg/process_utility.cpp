@@ -7,6 +7,7 @@
 #include "pg/gucs.hpp"
 #include "pg/lock_guard.hpp"
 #include "pg/own_tables.hpp"
+#include "pg/policy_store.hpp"
 #include "pg/process_utility.hpp"
 #include "pg/rule_enforcer.hpp"
 #include "pg/statement_filter.hpp"
@@ -31,11 +32,32 @@ static int gd_audit_level(ProcessUtilityContext context, int enclosing) {
     return enclosing + (context == PROCESS_UTILITY_TOPLEVEL ? 0 : 1);
 }
 
-static void gd_run_next(GD_PROCESS_UTILITY_PARAMS) {
+static void gd_run_standard(GD_PROCESS_UTILITY_PARAMS) {
     if (prev_process_utility_hook)
         prev_process_utility_hook(GD_PROCESS_UTILITY_ARGS);
     else
         standard_ProcessUtility(GD_PROCESS_UTILITY_ARGS);
+}
+
+// Runs the statement; the relations it dropped lose their policies and
+// approvals when it ends (in its own transaction, so whatever rolls the drop
+// back rolls that back too), and are no longer counted if it fails. An
+// extension script's statements leave theirs to CREATE or ALTER EXTENSION.
+static void gd_run_next(GD_PROCESS_UTILITY_PARAMS) {
+    if (creating_extension || IsBinaryUpgrade) {
+        gd_run_standard(GD_PROCESS_UTILITY_ARGS);
+        return;
+    }
+    GdDropMark mark = gd_drop_mark();
+    PG_TRY();
+    { gd_run_standard(GD_PROCESS_UTILITY_ARGS); }
+    PG_CATCH();
+    {
+        gd_drop_discard(mark);
+        PG_RE_THROW();
+    }
+    PG_END_TRY();
+    gd_drop_forget_since(mark);
 }
 
 // SET and RESET of a guarded_ddl.* variable: who switches the guard (or the
@@ -117,6 +139,7 @@ static void gd_guard_statement(GD_PROCESS_UTILITY_PARAMS) {
     auto *actions = static_cast<GdAction *>(palloc(sizeof(GdAction) * gd_max_actions));
     volatile int n_actions = 0;
     auto *allowed = static_cast<GdAllowedRewrites *>(palloc0(sizeof(GdAllowedRewrites)));
+    allowed->statement = stmt;
     auto *pending = static_cast<GdPendingApprovals *>(palloc0(sizeof(GdPendingApprovals)));
     GdAllowedRewrites *outer_rewrites = gd_current_rewrites;
     MemoryContext statement_context = CurrentMemoryContext;

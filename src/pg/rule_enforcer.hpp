@@ -42,11 +42,15 @@ bool gd_relation_is_large_now(Oid relid);
 GdDecision gd_decide(const GdAction *action, bool consume_approval);
 
 // The relations whose rewrite the current statement was allowed, for the
-// table_rewrite backstop.
+// rewrite backstop (rewrite_backstop.cpp), and the statement.
 struct GdAllowedRewrites {
+    const Node *statement;
     int n;
     Oid relids[gd_max_actions];
 };
+
+// Installs the rewrite backstop (an object access hook).
+void gd_install_rewrite_backstop(void);
 
 // The actions a DBA's approval lets through, with their decisions, until
 // gd_use_approvals takes the uses.

@@ -395,13 +395,25 @@ void analyse(void *arg) {
     a->analyser(a->stmt, *a->acts);
 }
 
-// A new column of an unqualified, defined, built-in or plain user type with
-// no modifiers, default, constraint (but NULL / NOT NULL) or collation: its
-// analysis looks the type up and nothing more, and cannot fail.
+// Whether a type name is unqualified, or qualified by pg_catalog as the
+// grammar qualifies int, bigint, boolean, ... (SystemTypeName) when the role
+// may use pg_catalog: looking it up cannot fail.
+bool type_name_is_plain(const TypeName *type) {
+    if (list_length(type->names) == 1)
+        return true;
+    return list_length(type->names) == 2 &&
+           strcmp(strVal(linitial(type->names)), "pg_catalog") == 0 &&
+           gd_may_use_namespace(PG_CATALOG_NAMESPACE);
+}
+
+// A new column of an unqualified (or pg_catalog), defined, built-in or plain
+// user type with no modifiers, default, constraint (but NULL / NOT NULL) or
+// collation: its analysis looks the type up and nothing more, and cannot
+// fail.
 bool column_is_plain(const ColumnDef *column) {
     const TypeName *type = column->typeName;
     if (column->raw_default != nullptr || column->collClause != nullptr || type->typmods != NIL ||
-        type->pct_type || list_length(type->names) != 1)
+        type->pct_type || !type_name_is_plain(type))
         return false;
     ListCell *lc;
     foreach (lc, column->constraints) {
