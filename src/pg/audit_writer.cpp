@@ -12,23 +12,19 @@
 // It runs as a superuser in databases whose owners are not, so it trusts
 // nothing there by name: it writes only into the tables that pg_depend
 // shows are members of the installed extension (pg/extension_objects.hpp),
-// locked and checked again before each insert, with search_path pinned to
-// pg_catalog, pg_temp and every function, type and operator of its SQL
-// qualified. What runs in the insert is then the tables' own defaults,
-// constraints and indexes, which only a superuser can have defined.
+// locked and checked again before each insert, and it runs no SQL: the rows
+// go through the table access method (pg/audit_rows.hpp). What runs in the
+// insert is then the tables' own defaults, constraints and indexes, which
+// only a superuser can have defined.
 #include "pg/prelude.hpp"
 
+#include "pg/audit_rows.hpp"
 #include "pg/audit_shmem.hpp"
 #include "pg/cpp_boundary.hpp"
 #include "pg/extension_objects.hpp"
 #include "pg/report.hpp"
 
-#include "core/audit_json.hpp"
-
 extern "C" {
-#include "access/xlog.h"
-#include "catalog/pg_type.h"
-#include "executor/spi.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -37,281 +33,17 @@ extern "C" {
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
-#include "utils/array.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 PGDLLEXPORT void gd_audit_writer_main(Datum main_arg);
 }
 
-#include <new>
-
-using guarded_ddl::AuditEntry;
-using guarded_ddl::LockRecord;
-using guarded_ddl::pg::invoke_cpp;
-using guarded_ddl::pg::pg_call;
-
 namespace {
 
 constexpr long idle_exit_ms = 1000;
 constexpr long retry_pause_ms = 100;
 constexpr long gather_pause_ms = 5;
-
-// Both inserts take one array per column and unnest them, so a batch of
-// records costs two statements, and one record alone (the fallback when a
-// batch fails) goes through the very same path. Objects and rule ids travel
-// as one string per record ('\n' and ',' separated): arrays of arrays would
-// have to be rectangular.
-//
-// Every function, type and operator is qualified, and the search_path is
-// pinned besides: a database owner can put functions, domains and
-// operators named like these ahead of pg_catalog with ALTER DATABASE or
-// ALTER ROLE ALL IN DATABASE ... SET search_path. The target table is the
-// first %s: the verified table's qualified name. The second and third %s
-// add the system_identifier column and its value, a constant of this server
-// (empty on 1.0's tables, which have no such column).
-const char *const insert_statements_sql =
-    "INSERT INTO %s (started_at, session_role, executing_role, "
-    "application_name, client_addr, backend_pid, xid, nesting_level, command, statement, "
-    "objects, verdict, guard_mode, rules, approval_id, sqlstate, error_message, duration_ms, "
-    "lock_wait_ms, lock_attempts, setting, old_value, new_value, statement_xid, rollback, "
-    "backend_start, backend_seq, recipe_id, recipe_statement%s) "
-    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5::pg_catalog.inet, r.c6, r.c7::pg_catalog.xid8, r.c8, "
-    "r.c9, r.c10, "
-    "COALESCE(pg_catalog.string_to_array(r.c11, E'\\n'::pg_catalog.text), "
-    "'{}'::pg_catalog.text[]), r.c12, r.c13, "
-    "COALESCE(pg_catalog.string_to_array(r.c14, ','::pg_catalog.text), '{}'::pg_catalog.text[]), "
-    "r.c15, r.c16, r.c17, r.c18, r.c19, r.c20, r.c21, r.c22, r.c23, r.c24::pg_catalog.xid8, "
-    "r.c25, r.c26, r.c27, r.c28, r.c29%s "
-    "FROM %s WITH ORDINALITY "
-    "AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, "
-    "c19, c20, c21, c22, c23, c24, c25, c26, c27, c28, c29, n) ORDER BY r.n USING "
-    "OPERATOR(pg_catalog.<) "
-    "RETURNING id";
-constexpr int statement_columns = 29;
-const Oid statement_column_types[statement_columns] = {
-    TIMESTAMPTZOID, TEXTOID,        TEXTOID,   TEXTOID, TEXTOID, INT4OID, TEXTOID, INT4OID,
-    TEXTOID,        TEXTOID,        TEXTOID,   TEXTOID, TEXTOID, TEXTOID, INT8OID, TEXTOID,
-    TEXTOID,        FLOAT8OID,      FLOAT8OID, INT4OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-    TEXTOID,        TIMESTAMPTZOID, INT8OID,   INT8OID, TEXTOID};
-
-const char *const insert_locks_sql =
-    "INSERT INTO %s (ddl_id, relation_oid, relation, lock_mode, granted, "
-    "wait_ms, attempts, blockers, granted_at%s) "
-    "SELECT r.c1, r.c2, r.c3, r.c4, r.c5, r.c6, r.c7, r.c8::pg_catalog.jsonb, r.c9%s "
-    "FROM %s AS r(c1, c2, c3, c4, c5, c6, c7, c8, c9)";
-constexpr int lock_columns = 9;
-const Oid lock_column_types[lock_columns] = {INT8OID,   OIDOID,  TEXTOID, TEXTOID,       BOOLOID,
-                                             FLOAT8OID, INT4OID, TEXTOID, TIMESTAMPTZOID};
-
-// How long each lock was held, once its transaction or savepoint ended: for
-// the lock rows of a backend's statements first..last not filled in yet.
-// The first %s is lock_log, the second ddl_log, the third the unnest, the
-// fourth keeps to this server's rows (a central review database holds other
-// servers' rows too, whose pids and session starts may be the same).
-const char *const locks_released_sql =
-    "UPDATE %s AS l SET held_ms = pg_catalog.date_part('epoch'::pg_catalog.text, "
-    "r.c5 OPERATOR(pg_catalog.-) l.granted_at) OPERATOR(pg_catalog.*) 1000::pg_catalog.float8 "
-    "FROM %s AS d, %s AS r(c1, c2, c3, c4, c5) "
-    "WHERE d.backend_pid OPERATOR(pg_catalog.=) r.c1 "
-    "AND d.backend_seq OPERATOR(pg_catalog.>=) r.c3 AND d.backend_seq OPERATOR(pg_catalog.<=) r.c4 "
-    "AND d.backend_start OPERATOR(pg_catalog.=) r.c2 "
-    "AND l.ddl_id OPERATOR(pg_catalog.=) d.id AND l.granted AND l.held_ms IS NULL%s";
-const char *const own_rows_sql = " AND d.system_identifier OPERATOR(pg_catalog.=) %s "
-                                 "AND l.system_identifier OPERATOR(pg_catalog.=) %s";
-constexpr int released_columns = 5;
-const Oid released_column_types[released_columns] = {INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID,
-                                                     TIMESTAMPTZOID};
-
-const char *qualified_name(Oid relid) {
-    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                      get_rel_name(relid));
-}
-
-// ROWS FROM (pg_catalog.unnest($1), ..., pg_catalog.unnest($columns)).
-const char *unnest_sql(int columns) {
-    StringInfoData rows;
-    initStringInfo(&rows);
-    appendStringInfoString(&rows, "ROWS FROM (");
-    for (int c = 1; c <= columns; c++)
-        appendStringInfo(&rows, "%spg_catalog.unnest($%d)", c > 1 ? ", " : "", c);
-    appendStringInfoChar(&rows, ')');
-    return rows.data;
-}
-
-constexpr int max_lock_rows = gd_audit_max_batch * guarded_ddl::max_locks_per_statement;
-
-// Prepared once per writer for the verified tables; kept across
-// transactions, and prepared again when the tables are other ones (the
-// extension was dropped and created again).
-SPIPlanPtr insert_statements_plan = nullptr;
-SPIPlanPtr insert_locks_plan = nullptr;
-SPIPlanPtr locks_released_plan = nullptr;
-Oid planned_ddl_log = InvalidOid;
-Oid planned_lock_log = InvalidOid;
-bool planned_fleet_rows = false;
-
-void plan_for(Oid ddl_log, Oid lock_log, bool fleet_rows) {
-    if (ddl_log == planned_ddl_log && lock_log == planned_lock_log &&
-        fleet_rows == planned_fleet_rows)
-        return;
-    for (SPIPlanPtr *plan : {&insert_statements_plan, &insert_locks_plan, &locks_released_plan}) {
-        if (*plan != nullptr)
-            (void)SPI_freeplan(*plan);
-        *plan = nullptr;
-    }
-    planned_ddl_log = ddl_log;
-    planned_lock_log = lock_log;
-    planned_fleet_rows = fleet_rows;
-}
-
-// This server's system identifier as an SQL constant: the same for every
-// row the writer writes (pg_control_system() shows it as a bigint).
-const char *system_identifier_sql() {
-    return psprintf(INT64_FORMAT "::pg_catalog.int8", static_cast<int64>(GetSystemIdentifier()));
-}
-
-// The rows of one insert, column by column, turned into array parameters.
-template <int Columns, int MaxRows> struct ColumnBatch {
-    const Oid *types;
-    Datum values[Columns][MaxRows];
-    bool nulls[Columns][MaxRows];
-    int rows = 0;
-    int column = 0;
-
-    explicit ColumnBatch(const Oid *column_types) : types(column_types) {}
-
-    void next_row() {
-        rows++;
-        column = 0;
-    }
-    void add(Datum value, bool is_null = false) {
-        values[column][rows] = value;
-        nulls[column++][rows] = is_null;
-    }
-    // Empty text is NULL: the fixed-size fields have no other way to say so.
-    void text(const char *value) {
-        add(value[0] != '\0' ? CStringGetTextDatum(value) : Datum(0), value[0] == '\0');
-    }
-    // A FullTransactionId as text for an xid8 cast; 0 (none assigned) is NULL.
-    void xid(uint64 value) {
-        add(value != 0 ? CStringGetTextDatum(psprintf(UINT64_FORMAT, value)) : Datum(0),
-            value == 0);
-    }
-    Datum array(int c) const {
-        int16 typlen;
-        bool typbyval;
-        char typalign;
-        get_typlenbyvalalign(types[c], &typlen, &typbyval, &typalign);
-        int dims[1] = {rows};
-        int lbs[1] = {1};
-        return PointerGetDatum(construct_md_array(const_cast<Datum *>(values[c]),
-                                                  const_cast<bool *>(nulls[c]), 1, dims, lbs,
-                                                  types[c], typlen, typbyval, typalign));
-    }
-    // Runs the plan with the batch's arrays, preparing it first from
-    // make_sql() when there is none yet. expected < 0: any row count.
-    template <typename MakeSql>
-    void execute(SPIPlanPtr *plan, MakeSql make_sql, int expected) const {
-        Datum params[Columns];
-        Oid array_types[Columns];
-        for (int c = 0; c < Columns; c++) {
-            params[c] = array(c);
-            array_types[c] = get_array_type(types[c]);
-        }
-        if (*plan == nullptr) {
-            *plan = SPI_prepare(make_sql(), Columns, array_types);
-            if (*plan == nullptr)
-                elog(ERROR, "guarded_ddl: could not prepare audit write: %s",
-                     SPI_result_code_string(SPI_result));
-            SPI_keepplan(*plan);
-        }
-        int rc = SPI_execute_plan(*plan, params, nullptr, false, 0);
-        if (rc < 0 || (expected >= 0 && SPI_processed != static_cast<uint64>(expected)))
-            elog(ERROR, "guarded_ddl: audit write touched " UINT64_FORMAT " rows, not %d",
-                 SPI_processed, expected);
-    }
-};
-
-using StatementBatch = ColumnBatch<statement_columns, gd_audit_max_batch>;
-using LockBatch = ColumnBatch<lock_columns, max_lock_rows>;
-
-Datum blockers_datum(const LockRecord &lock) {
-    return invoke_cpp([&] {
-        std::string json = guarded_ddl::blockers_json(lock);
-        return pg_call([&] { return CStringGetTextDatum(json.c_str()); });
-    });
-}
-
-void add_statement_row(StatementBatch &b, const AuditEntry &e) {
-    const guarded_ddl::StatementRecord &r = e.record;
-    int64 lock_wait_us = 0;
-    int attempts = 0;
-    for (int i = 0; i < r.n_locks; i++) {
-        lock_wait_us += r.locks[i].wait_us;
-        attempts += r.locks[i].attempts;
-    }
-    StringInfoData rules;
-    initStringInfo(&rules);
-    for (int i = 0; i < Min(r.n_rules, guarded_ddl::max_rules_per_statement); i++)
-        appendStringInfo(&rules, "%s%s", i > 0 ? "," : "", r.rules[i]);
-
-    b.add(TimestampTzGetDatum(r.start_us));
-    b.text(e.session.session_role);
-    b.text(e.session.current_role);
-    b.text(e.session.application);
-    b.text(e.session.client_addr);
-    b.add(Int32GetDatum(e.session.backend_pid));
-    b.xid(e.session.xid);
-    b.add(Int32GetDatum(r.nesting_level));
-    b.text(r.command_tag);
-    b.text(e.statement);
-    b.text(r.objects);
-    b.add(gd_text_datum(guarded_ddl::outcome_name(r.outcome)));
-    b.add(gd_text_datum(guarded_ddl::mode_name(e.mode)));
-    b.text(rules.data);
-    b.add(Int64GetDatum(r.approval_id), r.approval_id == 0);
-    b.text(r.sqlstate);
-    b.text(r.error_message);
-    b.add(Float8GetDatum(r.duration_us / 1000.0));
-    b.add(Float8GetDatum(lock_wait_us / 1000.0), r.n_locks == 0);
-    b.add(Int32GetDatum(attempts), r.n_locks == 0);
-    b.text(e.setting.name);
-    b.text(e.setting.old_value);
-    b.text(e.setting.new_value);
-    b.xid(e.session.statement_xid);
-    b.text(guarded_ddl::rollback_name(r.rollback).data()); // "" (NULL) when unknown
-    b.add(TimestampTzGetDatum(e.session.backend_start_us));
-    b.add(Int64GetDatum(e.session.backend_seq));
-    b.add(Int64GetDatum(e.recipe_id), e.recipe_id == 0);
-    b.text(e.recipe_statement);
-    Assert(b.column == statement_columns);
-    b.next_row();
-}
-
-void add_lock_row(LockBatch &b, Datum ddl_id, const LockRecord &l) {
-    b.add(ddl_id);
-    b.add(ObjectIdGetDatum(l.relid));
-    b.text(l.relation);
-    b.add(CStringGetTextDatum(GetLockmodeName(DEFAULT_LOCKMETHOD, l.lock_mode)));
-    b.add(BoolGetDatum(l.granted));
-    b.add(Float8GetDatum(l.wait_us / 1000.0));
-    b.add(Int32GetDatum(l.attempts));
-    b.add(blockers_datum(l));
-    b.add(TimestampTzGetDatum(l.granted_us), !l.granted);
-    b.next_row();
-}
-
-using ReleasedBatch = ColumnBatch<released_columns, gd_audit_max_batch>;
-
-void add_released_row(ReleasedBatch &b, const AuditEntry &e) {
-    b.add(Int32GetDatum(e.session.backend_pid));
-    b.add(TimestampTzGetDatum(e.session.backend_start_us));
-    b.add(Int64GetDatum(e.released.first_seq));
-    b.add(Int64GetDatum(e.released.last_seq));
-    b.add(TimestampTzGetDatum(e.released.released_us));
-    b.next_row();
-}
 
 // Locks the log tables found installed for the insert, then checks that
 // they still are the extension's: a DROP EXTENSION may have committed since
@@ -328,68 +60,6 @@ bool lock_log_tables(Oid ddl_log, Oid lock_log, bool *fleet_rows) {
     return now->ddl_log == ddl_log && now->lock_log == lock_log;
 }
 
-// Inserts the statement records (slots of the queue) and their lock rows
-// into the verified tables, then fills in the hold times the LocksReleased
-// records give: three statements, whatever the number of records. A
-// transaction's release comes after its statements in the queue, so here
-// too.
-void insert_entries(const int *slots, int n, Oid ddl_log, Oid lock_log, bool fleet_rows) {
-    plan_for(ddl_log, lock_log, fleet_rows);
-    const char *sysid_column = fleet_rows ? ", system_identifier" : "";
-    const char *sysid_value = fleet_rows ? psprintf(", %s", system_identifier_sql()) : "";
-    auto *statements = static_cast<StatementBatch *>(palloc(sizeof(StatementBatch)));
-    new (statements) StatementBatch(statement_column_types);
-    auto *released = static_cast<ReleasedBatch *>(palloc(sizeof(ReleasedBatch)));
-    new (released) ReleasedBatch(released_column_types);
-    for (int i = 0; i < n; i++) {
-        const AuditEntry &e = *gd_audit_entry(slots[i]);
-        if (e.kind == guarded_ddl::EntryKind::LocksReleased)
-            add_released_row(*released, e);
-        else
-            add_statement_row(*statements, e);
-    }
-
-    if (statements->rows > 0) {
-        statements->execute(
-            &insert_statements_plan,
-            [&] {
-                return psprintf(insert_statements_sql, qualified_name(ddl_log), sysid_column,
-                                sysid_value, unnest_sql(statement_columns));
-            },
-            statements->rows);
-        auto *locks = static_cast<LockBatch *>(palloc(sizeof(LockBatch)));
-        new (locks) LockBatch(lock_column_types);
-        int row = 0;
-        for (int i = 0; i < n; i++) {
-            const AuditEntry &e = *gd_audit_entry(slots[i]);
-            if (e.kind != guarded_ddl::EntryKind::Statement)
-                continue;
-            bool isnull = false;
-            Datum id = SPI_getbinval(SPI_tuptable->vals[row++], SPI_tuptable->tupdesc, 1, &isnull);
-            for (int l = 0; l < Min(e.record.n_locks, guarded_ddl::max_locks_per_statement); l++)
-                add_lock_row(*locks, id, e.record.locks[l]);
-        }
-        if (locks->rows > 0)
-            locks->execute(
-                &insert_locks_plan,
-                [&] {
-                    return psprintf(insert_locks_sql, qualified_name(lock_log), sysid_column,
-                                    sysid_value, unnest_sql(lock_columns));
-                },
-                locks->rows);
-    }
-    if (released->rows > 0)
-        released->execute(
-            &locks_released_plan,
-            [&] {
-                const char *sysid = system_identifier_sql();
-                return psprintf(locks_released_sql, qualified_name(lock_log),
-                                qualified_name(ddl_log), unnest_sql(released_columns),
-                                fleet_rows ? psprintf(own_rows_sql, sysid, sysid) : "");
-            },
-            -1);
-}
-
 // Writes records into the log tables in a subtransaction; what became of
 // them goes to results. Returns false when the insert failed for a reason
 // other than a busy lock, leaving the results alone.
@@ -404,7 +74,7 @@ bool write_entries(const int *slots, int n, Oid ddl_log, Oid lock_log, GdWriteRe
         GdWriteResult result = GD_WRITE_RETRY;
         bool fleet_rows = false;
         if (lock_log_tables(ddl_log, lock_log, &fleet_rows)) {
-            insert_entries(slots, n, ddl_log, lock_log, fleet_rows);
+            gd_audit_write_rows(slots, n, ddl_log, lock_log, fleet_rows);
             result = GD_WRITE_DONE;
         }
         ReleaseCurrentSubTransaction();
@@ -452,7 +122,6 @@ bool write_batch(const int *slots, int n, MemoryContext batch_context) {
 
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
-    SPI_connect();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, "writing audit records");
     const GdExtensionObjects *installed = gd_extension_objects();
@@ -476,7 +145,6 @@ bool write_batch(const int *slots, int n, MemoryContext batch_context) {
     } else {
         retry = results[0] == GD_WRITE_RETRY;
     }
-    SPI_finish();
     PopActiveSnapshot();
     CommitTransactionCommand();
     pgstat_report_activity(STATE_IDLE, nullptr);

@@ -10,6 +10,11 @@ extern "C" {
 #include "utils/fmgroids.h"
 }
 
+// A valid btree index of rel whose leading columns are exactly columns[0..n)
+// (heap attribute numbers), in that order, or InvalidOid: the index
+// systable_beginscan may use for keys on those columns.
+Oid gd_btree_index_on(Relation rel, const AttrNumber *columns, int n);
+
 // Calls fn(catalog, tuple) on each row of the catalog matching the keys,
 // through the index (InvalidOid: a heap scan). Nothing with a destructor
 // lives here, so an error fn raises unwinds it as PostgreSQL expects.

@@ -1,5 +1,6 @@
 #include "pg/policy_store.hpp"
 
+#include "pg/catalog_scan.hpp"
 #include "pg/cpp_boundary.hpp"
 #include "pg/extension_objects.hpp"
 #include "pg/oid_cache.hpp"
@@ -11,7 +12,6 @@ extern "C" {
 #include "catalog/objectaccess.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -102,31 +102,10 @@ void forget_drops_at_end(XactEvent event, void *) {
     }
 }
 
-// The first valid index of rel whose first column is attno, or InvalidOid.
-Oid index_led_by(Relation rel, AttrNumber attno) {
-    List *indexes = RelationGetIndexList(rel);
-    Oid found = InvalidOid;
-    ListCell *lc;
-    foreach (lc, indexes) {
-        HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-        if (!HeapTupleIsValid(tuple))
-            continue;
-        auto *index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
-        bool fits = index->indisvalid && index->indnatts >= 1 && index->indkey.values[0] == attno;
-        ReleaseSysCache(tuple);
-        if (fits) {
-            found = lfirst_oid(lc);
-            break;
-        }
-    }
-    list_free(indexes);
-    return found;
-}
-
 // Whether a row of table has one of the relids in its column attno.
 bool any_row_for(Oid table, AttrNumber attno, const Oid *relids, int n) {
     Relation rel = table_open(table, NoLock);
-    Oid index = index_led_by(rel, attno);
+    Oid index = gd_btree_index_on(rel, &attno, 1);
     bool found = false;
     for (int i = 0; i < n && !found; i++) {
         ScanKeyData key;

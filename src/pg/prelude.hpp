@@ -227,6 +227,16 @@ inline bool gd_generated_stored(const Constraint *con) {
 #endif
 }
 
+// An EPQState for rows updated outside a plan (no subplan, no row marks):
+// PG 16 added the result relations list.
+inline void gd_epq_init(EPQState *epq, EState *estate) {
+#if PG_VERSION_NUM >= 160000
+    EvalPlanQualInit(epq, estate, nullptr, NIL, -1, NIL);
+#else
+    EvalPlanQualInit(epq, estate, nullptr, NIL, -1);
+#endif
+}
+
 // pg_constraint.contype of a NOT NULL constraint, catalogued since PG 18.
 constexpr char GD_CONSTRAINT_NOT_NULL = 'n';
 

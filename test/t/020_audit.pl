@@ -116,6 +116,23 @@ is(audit_stat('failed'), $failed_before + 1, 'the failed counter says so');
 $node->safe_psql('postgres',
     'ALTER TABLE guarded_ddl.ddl_log DROP CONSTRAINT no_comments, DROP COLUMN ticket');
 
+# The writer fills the columns it knows by name and type, through the
+# table access method: a column a superuser changed to another type is
+# refused by name in the server log, not cast; changed back, the writer
+# writes again.
+$node->safe_psql('postgres', 'ALTER TABLE guarded_ddl.lock_log ALTER COLUMN attempts TYPE bigint');
+$node->safe_psql('postgres', 'SELECT guarded_ddl.flush()'); # the ALTER's own record fails too
+$failed_before = audit_stat('failed');
+$log_offset = -s $node->logfile;
+$node->safe_psql('postgres', 'CREATE TABLE retyped (a int)');
+is($node->safe_psql('postgres', 'SELECT guarded_ddl.flush()'), 't', 'the queue drains past a retyped column');
+ok($node->log_contains(qr/the insert failed: column "attempts" of relation "lock_log" is not a plain column of type integer\n.*DETAIL:  .*"CREATE TABLE retyped/, $log_offset),
+    'a column of another type is named in the server log, with the record');
+is(audit_stat('failed'), $failed_before + 1, 'the record is counted as failed');
+$node->safe_psql('postgres', 'ALTER TABLE guarded_ddl.lock_log ALTER COLUMN attempts TYPE integer');
+$node->safe_psql('postgres', 'CREATE TABLE retyped_back (a int)');
+is(rows_for('CREATE TABLE retyped_back%'), "t\nallowed committed", 'written again once the type is back');
+
 # Rows already holding the keys the writer's next records get (this
 # server's system_identifier and the sequence's next ids, as a hand-made or
 # restored row can): the primary key refuses those records, each goes to
