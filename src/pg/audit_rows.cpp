@@ -6,6 +6,7 @@
 #include "pg/table_writer.hpp"
 
 #include "core/audit_json.hpp"
+#include "core/audit_release.hpp"
 
 extern "C" {
 #include "access/xlog.h"
@@ -211,7 +212,10 @@ Datum insert_statement(GdTableWriter *w, const StatementColumns &c, const AuditE
     return id;
 }
 
-void insert_lock(GdTableWriter *w, const LockColumns &c, Datum ddl_id, const LockRecord &l) {
+// released: when the lock was let go, if a record of this batch says so (0:
+// not yet known; held_ms stays null until a later batch fills it in).
+void insert_lock(GdTableWriter *w, const LockColumns &c, Datum ddl_id, const LockRecord &l,
+                 TimestampTz released) {
     gd_table_writer_new_row(w);
     gd_table_writer_set(w, c.ddl_id, ddl_id);
     gd_table_writer_set(w, c.relation_oid, ObjectIdGetDatum(l.relid));
@@ -223,6 +227,8 @@ void insert_lock(GdTableWriter *w, const LockColumns &c, Datum ddl_id, const Loc
     gd_table_writer_set(w, c.attempts, Int32GetDatum(l.attempts));
     gd_table_writer_set(w, c.blockers, blockers_datum(l));
     gd_table_writer_set(w, c.granted_at, TimestampTzGetDatum(l.granted_us), !l.granted);
+    if (l.granted && released != 0)
+        gd_table_writer_set(w, c.held_ms, Float8GetDatum((released - l.granted_us) / 1000.0));
     if (c.system_identifier != InvalidAttrNumber)
         set_int8(w, c.system_identifier, static_cast<int64>(GetSystemIdentifier()));
     gd_table_writer_insert(w);
@@ -312,20 +318,25 @@ void gd_audit_write_rows(const int *slots, int n, Oid ddl_log, Oid lock_log, boo
     StatementColumns sc = statement_columns(statements, fleet_rows);
     LockColumns lc = lock_columns(locks, fleet_rows);
 
+    auto **batch = static_cast<const AuditEntry **>(palloc(n * sizeof(AuditEntry *)));
+    for (int i = 0; i < n; i++)
+        batch[i] = gd_audit_entry(slots[i]);
     bool any_released = false;
     for (int i = 0; i < n; i++) {
-        const AuditEntry &e = *gd_audit_entry(slots[i]);
+        const AuditEntry &e = *batch[i];
         if (e.kind != guarded_ddl::EntryKind::Statement) {
-            any_released = true;
+            any_released = any_released || !guarded_ddl::released_within_batch(batch, i);
             continue;
         }
         Datum id = insert_statement(statements, sc, e);
+        TimestampTz released =
+            e.record.n_locks > 0 ? guarded_ddl::released_in_batch(batch, n, i) : 0;
         for (int l = 0; l < Min(e.record.n_locks, guarded_ddl::max_locks_per_statement); l++)
-            insert_lock(locks, lc, id, e.record.locks[l]);
+            insert_lock(locks, lc, id, e.record.locks[l], released);
     }
 
-    // A transaction's release comes after its statements in the queue, and
-    // may name rows just inserted: they must be visible to the scans.
+    // Releases of statements an earlier batch wrote: their lock rows are in
+    // the tables. The scans must see the rows just inserted too.
     if (any_released) {
         CommandCounterIncrement();
         AttrNumber by_backend[2] = {sc.backend_pid, sc.backend_seq};
@@ -338,11 +349,10 @@ void gd_audit_write_rows(const int *slots, int n, Oid ddl_log, Oid lock_log, boo
             &lc,
             gd_btree_index_on(statements_rel, by_backend, 2),
             gd_btree_index_on(locks_rel, keyed ? by_statement : &by_statement[1], keyed ? 2 : 1)};
-        for (int i = 0; i < n; i++) {
-            const AuditEntry &e = *gd_audit_entry(slots[i]);
-            if (e.kind == guarded_ddl::EntryKind::LocksReleased)
-                fill_hold_times(h, e);
-        }
+        for (int i = 0; i < n; i++)
+            if (batch[i]->kind == guarded_ddl::EntryKind::LocksReleased &&
+                !guarded_ddl::released_within_batch(batch, i))
+                fill_hold_times(h, *batch[i]);
     }
 
     gd_table_writer_end(locks);

@@ -5,7 +5,9 @@ extern "C" {
 #include "commands/trigger.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 struct GdTableWriter {
@@ -21,6 +23,71 @@ struct GdTableWriter {
     ExprState **defaults;    // per column: its default, prepared once
     bool *default_prepared;
 };
+
+namespace {
+
+// The prepared defaults outlive a writer: the audit writer writes the same
+// two tables batch after batch, and preparing a default (reading it from
+// the catalog, planning it) cost more than the rows of a small batch. A
+// change of one of the tables or of any function drops them all, at the
+// next gd_table_writer_begin (a writer may be using them when the
+// invalidation arrives).
+struct PreparedDefaults {
+    Oid relid;
+    int natts;
+    ExprState **defaults;
+    bool *prepared;
+};
+constexpr int max_prepared_tables = 4;
+PreparedDefaults prepared_tables[max_prepared_tables];
+MemoryContext prepared_context = nullptr;
+bool prepared_stale = false;
+
+void defaults_changed(Datum, Oid relid) {
+    for (const PreparedDefaults &p : prepared_tables)
+        if (!OidIsValid(relid) || p.relid == relid)
+            prepared_stale = true;
+}
+
+void functions_changed(Datum, int, uint32) {
+    prepared_stale = true;
+}
+
+void forget_prepared() {
+    MemoryContextReset(prepared_context);
+    memset(prepared_tables, 0, sizeof prepared_tables);
+    prepared_stale = false;
+}
+
+PreparedDefaults *prepared_for(Relation rel) {
+    if (prepared_context == nullptr) {
+        prepared_context = AllocSetContextCreate(TopMemoryContext, "guarded_ddl prepared defaults",
+                                                 ALLOCSET_SMALL_SIZES);
+        CacheRegisterRelcacheCallback(defaults_changed, Datum(0));
+        CacheRegisterSyscacheCallback(PROCOID, functions_changed, Datum(0));
+    }
+    if (prepared_stale)
+        forget_prepared();
+    int natts = RelationGetDescr(rel)->natts;
+    PreparedDefaults *free_entry = nullptr;
+    for (PreparedDefaults &p : prepared_tables) {
+        if (p.relid == RelationGetRelid(rel) && p.natts == natts)
+            return &p;
+        if (free_entry == nullptr && !OidIsValid(p.relid))
+            free_entry = &p;
+    }
+    if (free_entry == nullptr) { // more tables than entries: start over
+        forget_prepared();
+        free_entry = &prepared_tables[0];
+    }
+    auto *defaults = static_cast<ExprState **>(
+        MemoryContextAllocZero(prepared_context, natts * sizeof(ExprState *)));
+    auto *prepared = static_cast<bool *>(MemoryContextAllocZero(prepared_context, natts));
+    *free_entry = PreparedDefaults{RelationGetRelid(rel), natts, defaults, prepared};
+    return free_entry;
+}
+
+} // namespace
 
 GdTableWriter *gd_table_writer_begin(Relation rel) {
     auto *w = static_cast<GdTableWriter *>(palloc0(sizeof(GdTableWriter)));
@@ -45,8 +112,9 @@ GdTableWriter *gd_table_writer_begin(Relation rel) {
     w->locked = table_slot_create(rel, &w->estate->es_tupleTable);
     w->new_row = table_slot_create(rel, &w->estate->es_tupleTable);
     w->given = static_cast<bool *>(palloc0(natts * sizeof(bool)));
-    w->defaults = static_cast<ExprState **>(palloc0(natts * sizeof(ExprState *)));
-    w->default_prepared = static_cast<bool *>(palloc0(natts * sizeof(bool)));
+    PreparedDefaults *prepared = prepared_for(rel);
+    w->defaults = prepared->defaults;
+    w->default_prepared = prepared->prepared;
     AfterTriggerBeginQuery();
     return w;
 }
@@ -97,7 +165,7 @@ ExprState *default_of(GdTableWriter *w, int i) {
         Node *expr = att->attisdropped || att->attgenerated != '\0'
                          ? nullptr
                          : build_column_default(w->rel, i + 1);
-        MemoryContext old = MemoryContextSwitchTo(w->estate->es_query_cxt);
+        MemoryContext old = MemoryContextSwitchTo(prepared_context);
         if (expr != nullptr)
             w->defaults[i] =
                 ExecInitExpr(expression_planner(reinterpret_cast<Expr *>(expr)), nullptr);

@@ -97,10 +97,14 @@ $locker->quit;
 is(rows_for('CREATE TABLE while_locked%'), "t\nallowed committed", 'the writer catches up once the lock is gone');
 is(audit_stat('failed'), $failed_before, 'no record was given up on');
 
-# A superuser changes the log table's structure: the writer re-plans.
+# A superuser adds a column with a default to the log table: the writer
+# fills it with its default, as INSERT would.
 $node->safe_psql('postgres', "ALTER TABLE guarded_ddl.ddl_log ADD COLUMN ticket text DEFAULT 'none'");
 $node->safe_psql('postgres', 'CREATE TABLE after_alter (a int)');
 is(rows_for('CREATE TABLE after_alter%'), "t\nallowed committed", 'the writer copes with a changed table');
+is($node->safe_psql('postgres',
+    "SELECT ticket FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE after_alter%'"),
+    'none', "the added column has its default in the writer's row");
 
 # A record the table refuses is logged to the server log and skipped; the
 # next one is written.
