@@ -28,7 +28,7 @@ namespace {
 // gives its slot at once to the database that has waited longest, a busy
 // one after a time slice (hand_over_policy), so every database is served
 // within a few slices.
-constexpr int max_writers = 16;
+constexpr int max_writers = 64;
 
 // A writer that failed is not restarted for its database before this.
 constexpr int writer_restart_delay_ms = 1000;

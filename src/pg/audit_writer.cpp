@@ -57,7 +57,7 @@ namespace {
 constexpr long idle_exit_ms = 1000;
 constexpr long retry_pause_ms = 100;
 constexpr long gather_pause_ms = 5;
-constexpr long hand_over_poll_ms = 20;
+constexpr long hand_over_poll_ms = 50;
 
 // Both inserts take one array per column and unnest them, so a batch of
 // records costs two statements, and one record alone (the fallback when a
