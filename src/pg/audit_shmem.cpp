@@ -342,9 +342,12 @@ void gd_audit_submit(const AuditEntry *entry) {
             // only when a slot is free (a writer handing its slot over does
             // the rest). The launcher also looks every launcher_poll_ms
             // while a slot is in transition.
-            kick = queue->launcher_latch == nullptr || free_slot();
-            launcher = queue->launcher_latch;
+            kick = free_slot();
         }
+        // Without the launcher (not started yet, or restarting) this
+        // backend starts what waits, a writer after a backoff included.
+        launcher = queue->launcher_latch;
+        kick = kick || (launcher == nullptr && writer_latch == nullptr);
         LWLockRelease(queue->lock);
     }
 
@@ -524,9 +527,14 @@ bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {
             hand_over_policy, guarded_ddl::has_ready(headers(), gd_audit_queue_size, dbid),
             now - attached_at, waited);
         if (give) {
-            // This database's records wait their turn like any other's.
+            // The slot goes to the database that waited longest; this
+            // one's records wait their turn like any other's. When that
+            // database has a slot already, waiting for a worker process,
+            // this writer's process is what it needs: the launcher gives
+            // the free slot on.
             *mine = WriterSlot{};
-            assign_slots(now);
+            if (writer_for(next.dbid) == nullptr)
+                *mine = WriterSlot{WriterState::Assigned, next.dbid, 0, nullptr, now};
         }
     }
     Latch *launcher = queue->launcher_latch;
