@@ -2,12 +2,13 @@
 
 namespace guarded_ddl {
 
-int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq) noexcept {
+int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq,
+               int64_t queued_us) noexcept {
     for (int k = 0; k < n; k++) {
         int i = (*hint + k) % n;
         if (slots[i].state != SlotState::Free)
             continue;
-        slots[i] = SlotHeader{SlotState::Filling, dbid, seq};
+        slots[i] = SlotHeader{SlotState::Filling, dbid, seq, queued_us};
         *hint = (i + 1) % n;
         return i;
     }
@@ -62,6 +63,42 @@ int count_pending(const SlotHeader *slots, int n) noexcept {
     for (int i = 0; i < n; i++)
         pending += slots[i].state != SlotState::Free;
     return pending;
+}
+
+bool has_ready(const SlotHeader *slots, int n, uint32_t dbid) noexcept {
+    for (int i = 0; i < n; i++) {
+        if (slots[i].state == SlotState::Ready && slots[i].dbid == dbid)
+            return true;
+    }
+    return false;
+}
+
+bool longest_waiting(const SlotHeader *slots, int n, const uint32_t *skip, int n_skip,
+                     Waiting *out) noexcept {
+    const SlotHeader *oldest = nullptr;
+    for (int i = 0; i < n; i++) {
+        const SlotHeader &h = slots[i];
+        if (h.state != SlotState::Ready || (oldest != nullptr && oldest->seq <= h.seq))
+            continue;
+        bool skipped = false;
+        for (int k = 0; k < n_skip && !skipped; k++)
+            skipped = skip[k] == h.dbid;
+        if (!skipped)
+            oldest = &h;
+    }
+    if (oldest == nullptr)
+        return false;
+    *out = Waiting{oldest->dbid, oldest->seq, oldest->queued_us};
+    return true;
+}
+
+bool should_hand_over(const HandOverPolicy &policy, bool own_ready, int64_t held_us,
+                      int64_t waited_us) noexcept {
+    if (waited_us < 0)
+        return false;
+    if (!own_ready)
+        return waited_us >= policy.idle_us;
+    return held_us >= policy.slice_us && waited_us >= policy.slice_us;
 }
 
 } // namespace guarded_ddl

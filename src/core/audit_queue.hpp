@@ -21,7 +21,8 @@ enum class SlotState : uint8_t {
 struct SlotHeader {
     SlotState state;
     uint32_t dbid;
-    uint64_t seq; // queue-wide order of arrival
+    uint64_t seq;      // queue-wide order of arrival
+    int64_t queued_us; // when it arrived (PostgreSQL timestamp, microseconds)
 };
 
 // Marks a free slot Filling for dbid and returns its index, or -1 when the
@@ -29,7 +30,8 @@ struct SlotHeader {
 // taken, so a queue under load is not rescanned from the front each time.
 // The record is copied in without the lock; publish_slot then hands it to
 // the writer.
-int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq) noexcept;
+int claim_slot(SlotHeader *slots, int n, int *hint, uint32_t dbid, uint64_t seq,
+               int64_t queued_us = 0) noexcept;
 void publish_slot(SlotHeader *slots, int slot) noexcept;
 
 // Takes up to max of dbid's Ready slots, oldest first, marks them Writing
@@ -46,5 +48,34 @@ bool pending_through(const SlotHeader *slots, int n, uint32_t dbid, uint64_t seq
 
 // How many slots are not free, for every database.
 int count_pending(const SlotHeader *slots, int n) noexcept;
+
+// Whether dbid has a record Ready for its writer.
+bool has_ready(const SlotHeader *slots, int n, uint32_t dbid) noexcept;
+
+// A database with queued records, by its oldest Ready record.
+struct Waiting {
+    uint32_t dbid;
+    uint64_t seq;
+    int64_t queued_us;
+};
+
+// The database that has waited longest: the one whose oldest Ready record
+// arrived first, among the databases not in skip (those a writer serves
+// already). False when no other database has a Ready record.
+bool longest_waiting(const SlotHeader *slots, int n, const uint32_t *skip, int n_skip,
+                     Waiting *out) noexcept;
+
+// When a writer gives its slot to a database that waits for one. Idle (it
+// has nothing Ready), it leaves as soon as the other has waited idle_us (a
+// moment, so a slot about to be given anyway is not churned); busy, once it
+// has held the slot for slice_us and the other has waited as long.
+struct HandOverPolicy {
+    int64_t idle_us;
+    int64_t slice_us;
+};
+
+// waited_us < 0: nobody waits.
+bool should_hand_over(const HandOverPolicy &policy, bool own_ready, int64_t held_us,
+                      int64_t waited_us) noexcept;
 
 } // namespace guarded_ddl

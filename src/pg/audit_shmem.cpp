@@ -8,6 +8,7 @@
 extern "C" {
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
 #include "storage/condition_variable.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -22,16 +23,31 @@ using guarded_ddl::SlotHeader;
 
 namespace {
 
-// Databases that can have a writer at the same time; a database waits for a
-// free slot, which idle writers give back within a second.
-constexpr int max_writers = 16;
+// Databases that can have a writer at the same time. More databases with
+// queued records than this take turns: a writer with nothing left to write
+// gives its slot at once to the database that has waited longest, a busy
+// one after a time slice (hand_over_policy), so every database is served
+// within a few slices.
+constexpr int max_writers = 64;
 
 // A writer that failed is not restarted for its database before this.
 constexpr int writer_restart_delay_ms = 1000;
 // A writer registered but never attached is presumed dead after this.
 constexpr int writer_start_timeout_ms = 10000;
+// How often the launcher looks again while a database waits for a writer
+// (a worker process of another kind may have ended, a delay expired).
+constexpr long launcher_poll_ms = 100;
+// No worker process free for this long: say so, at most once a minute.
+constexpr long short_log_after_ms = 1000;
+constexpr long short_log_every_ms = 60000;
 
-enum class WriterState : uint8 { Empty, Starting, Running, Backoff };
+constexpr guarded_ddl::HandOverPolicy hand_over_policy{10 * 1000, 100 * 1000};
+
+// Empty -> Assigned (chosen for a waiting database) -> Starting (its worker
+// registered) -> Running (attached) -> Empty (idle, or handed over); a
+// writer that stops on an error leaves Backoff, a delay before its
+// database's next writer.
+enum class WriterState : uint8 { Empty, Assigned, Starting, Running, Backoff };
 
 struct WriterSlot {
     WriterState state;
@@ -48,6 +64,13 @@ struct AuditQueue {
     int hint;
     GdAuditCounters counters;
     WriterSlot writers[max_writers];
+    // The launcher, while it runs: it starts the writers.
+    Latch *launcher_latch;
+    int launcher_pid;
+    // Since when no worker process could be registered (0: one could), and
+    // when that was last logged.
+    TimestampTz short_since;
+    TimestampTz short_logged;
     // Then gd_audit_queue_size SlotHeaders and as many AuditEntries.
 };
 
@@ -104,38 +127,44 @@ WriterSlot *writer_for(Oid dbid) {
     return nullptr;
 }
 
+bool free_slot() {
+    for (const WriterSlot &w : queue->writers)
+        if (w.state == WriterState::Empty)
+            return true;
+    return false;
+}
+
 bool writer_connected = false;
 
-// Starts dbid's writer unless one runs, is starting or failed a moment ago;
-// otherwise wakes the running one. Called without the queue lock.
-void ensure_writer(Oid dbid) {
-    TimestampTz now = GetCurrentTimestamp();
-    Latch *wake = nullptr;
-    int slot = -1;
-
-    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
-    WriterSlot *w = writer_for(dbid);
-    if (w != nullptr && w->state == WriterState::Running) {
-        wake = w->latch;
-    } else if (w != nullptr) {
-        int delay =
-            w->state == WriterState::Starting ? writer_start_timeout_ms : writer_restart_delay_ms;
-        if (TimestampDifferenceExceeds(w->since, now, delay))
-            slot = static_cast<int>(w - queue->writers);
-    } else {
-        for (int i = 0; i < max_writers && slot < 0; i++)
-            if (queue->writers[i].state == WriterState::Empty)
-                slot = i;
+// Frees the slots whose writer will not come (a start that timed out, a
+// backoff that is over), then gives each free slot to the database that
+// has waited longest for one. Caller holds the lock exclusively.
+void assign_slots(TimestampTz now) {
+    uint32 served[max_writers];
+    int n_served = 0;
+    for (WriterSlot &w : queue->writers) {
+        if ((w.state == WriterState::Backoff &&
+             TimestampDifferenceExceeds(w.since, now, writer_restart_delay_ms)) ||
+            (w.state == WriterState::Starting &&
+             TimestampDifferenceExceeds(w.since, now, writer_start_timeout_ms)))
+            w = WriterSlot{};
+        if (w.state != WriterState::Empty)
+            served[n_served++] = w.dbid;
     }
-    if (slot >= 0)
-        queue->writers[slot] = WriterSlot{WriterState::Starting, dbid, 0, nullptr, now};
-    LWLockRelease(queue->lock);
+    for (WriterSlot &w : queue->writers) {
+        if (w.state != WriterState::Empty)
+            continue;
+        guarded_ddl::Waiting next;
+        if (!guarded_ddl::longest_waiting(headers(), gd_audit_queue_size, served, n_served, &next))
+            break;
+        w = WriterSlot{WriterState::Assigned, next.dbid, 0, nullptr, now};
+        served[n_served++] = next.dbid;
+    }
+}
 
-    if (wake != nullptr)
-        SetLatch(wake);
-    if (slot < 0)
-        return;
-
+// Registers the background worker for writer slot `slot`; false when no
+// worker process is free. Changes no slot.
+bool register_writer(int slot, Oid dbid, int notify_pid) {
     BackgroundWorker worker;
     memset(&worker, 0, sizeof worker);
     worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -147,15 +176,116 @@ void ensure_writer(Oid dbid) {
     strlcpy(worker.bgw_type, "guarded_ddl audit writer", BGW_MAXLEN);
     worker.bgw_main_arg = ObjectIdGetDatum(dbid);
     memcpy(worker.bgw_extra, &slot, sizeof slot);
-    if (RegisterDynamicBackgroundWorker(&worker, nullptr))
-        return;
+    // The launcher hears when the writer stops, so it can give the worker
+    // process to the next database at once.
+    worker.bgw_notify_pid = notify_pid;
+    return RegisterDynamicBackgroundWorker(&worker, nullptr);
+}
 
-    // Try again later: the records wait in the queue meanwhile.
+// Out of worker processes: the records wait. Said in the server log once
+// the shortage has lasted a second, and then at most once a minute.
+void note_short(TimestampTz now) {
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
-    queue->writers[slot].state = WriterState::Backoff;
+    if (queue->short_since == 0)
+        queue->short_since = now;
+    bool log = TimestampDifferenceExceeds(queue->short_since, now, short_log_after_ms) &&
+               (queue->short_logged == 0 ||
+                TimestampDifferenceExceeds(queue->short_logged, now, short_log_every_ms));
+    if (log)
+        queue->short_logged = now;
     LWLockRelease(queue->lock);
-    ereport(LOG, (errmsg("guarded_ddl: could not start the audit writer for database %u", dbid),
-                  errhint("Raise max_worker_processes; audit records wait in the queue.")));
+    if (log)
+        ereport(LOG, (errmsg("guarded_ddl: no background worker process free for an audit writer"),
+                      errdetail("Audit records wait in the queue until a worker process is free."),
+                      errhint("Raise max_worker_processes.")));
+}
+
+// Gives free writer slots to the databases that waited longest and starts
+// their writers, oldest assignment first. Returns whether a database still
+// waits or a slot is in transition: look again soon.
+bool dispatch_writers() {
+    TimestampTz now = GetCurrentTimestamp();
+    int slots[max_writers];
+    Oid dbids[max_writers];
+    TimestampTz assigned_at[max_writers];
+    int n = 0;
+    bool again = false;
+
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    assign_slots(now);
+    int notify_pid = queue->launcher_pid;
+    for (int i = 0; i < max_writers; i++) {
+        WriterSlot &w = queue->writers[i];
+        if (w.state != WriterState::Assigned)
+            continue;
+        int pos = n++;
+        while (pos > 0 && assigned_at[pos - 1] > w.since) {
+            slots[pos] = slots[pos - 1];
+            dbids[pos] = dbids[pos - 1];
+            assigned_at[pos] = assigned_at[pos - 1];
+            pos--;
+        }
+        slots[pos] = i;
+        dbids[pos] = w.dbid;
+        assigned_at[pos] = w.since;
+        w.state = WriterState::Starting;
+        w.since = now;
+    }
+    for (const WriterSlot &w : queue->writers)
+        again = again || (w.state != WriterState::Empty && w.state != WriterState::Running);
+    LWLockRelease(queue->lock);
+
+    bool short_of_workers = false;
+    for (int k = 0; k < n; k++) {
+        if (!short_of_workers && register_writer(slots[k], dbids[k], notify_pid))
+            continue;
+        // Try again later: the records wait in the queue meanwhile.
+        short_of_workers = true;
+        LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+        WriterSlot &w = queue->writers[slots[k]];
+        if (w.state == WriterState::Starting && w.dbid == dbids[k]) {
+            w.state = WriterState::Assigned;
+            w.since = assigned_at[k];
+        }
+        LWLockRelease(queue->lock);
+    }
+    if (short_of_workers) {
+        note_short(now);
+        again = true;
+    } else if (n > 0) {
+        LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+        queue->short_since = 0;
+        LWLockRelease(queue->lock);
+    }
+    return again;
+}
+
+// Asks for writers for the databases that wait: the launcher's job, done
+// here when it does not run (it is restarting, or was never registered).
+void kick_dispatch(Latch *launcher) {
+    if (launcher != nullptr)
+        SetLatch(launcher);
+    else
+        (void)dispatch_writers();
+}
+
+// For a database that has records and no running writer: the launcher
+// gives it a slot when one is free (and wakes the running one otherwise).
+void ensure_writer(Oid dbid) {
+    Latch *wake = nullptr;
+    bool kick = false;
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    WriterSlot *w = writer_for(dbid);
+    if (w != nullptr && w->state == WriterState::Running)
+        wake = w->latch;
+    else
+        kick = true;
+    Latch *launcher = queue->launcher_latch;
+    LWLockRelease(queue->lock);
+    if (wake != nullptr)
+        SetLatch(wake);
+    if (kick)
+        kick_dispatch(launcher);
 }
 
 } // namespace
@@ -186,9 +316,12 @@ void gd_audit_submit(const AuditEntry *entry) {
     if (queue == nullptr)
         return;
     Latch *writer_latch = nullptr;
+    Latch *launcher = nullptr;
+    bool kick = false;
+    TimestampTz now = GetCurrentTimestamp();
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     int slot = guarded_ddl::claim_slot(headers(), gd_audit_queue_size, &queue->hint, MyDatabaseId,
-                                       ++queue->next_seq);
+                                       ++queue->next_seq, now);
     if (slot >= 0)
         queue->counters.queued++;
     else
@@ -202,21 +335,29 @@ void gd_audit_submit(const AuditEntry *entry) {
         LWLockAcquire(queue->lock, LW_EXCLUSIVE);
         guarded_ddl::publish_slot(headers(), slot);
         WriterSlot *w = writer_for(MyDatabaseId);
-        if (w != nullptr && w->state == WriterState::Running)
+        if (w != nullptr && w->state == WriterState::Running) {
             writer_latch = w->latch;
+        } else if (w == nullptr) {
+            // Without a slot it waits its turn: worth waking the launcher
+            // only when a slot is free (a writer handing its slot over does
+            // the rest). The launcher also looks every launcher_poll_ms
+            // while a slot is in transition.
+            kick = free_slot();
+        }
+        // Without the launcher (not started yet, or restarting) this
+        // backend starts what waits, a writer after a backoff included.
+        launcher = queue->launcher_latch;
+        kick = kick || (launcher == nullptr && writer_latch == nullptr);
         LWLockRelease(queue->lock);
     }
 
     // The common case, a writer at work: wake it (cheap when it is awake).
-    if (writer_latch != nullptr) {
+    if (writer_latch != nullptr)
         SetLatch(writer_latch);
-        return;
-    }
-    if (slot >= 0) {
-        ensure_writer(MyDatabaseId);
-        return;
-    }
-    gd_audit_log_entry(entry, "audit queue full (raise guarded_ddl.audit_queue_size)");
+    if (kick)
+        kick_dispatch(launcher);
+    if (slot < 0)
+        gd_audit_log_entry(entry, "audit queue full (raise guarded_ddl.audit_queue_size)");
 }
 
 void gd_audit_log_entry(const AuditEntry *entry, const char *why) {
@@ -289,7 +430,12 @@ static void gd_audit_writer_exit(int, Datum arg) {
         w.latch = nullptr;
         w.since = GetCurrentTimestamp();
     }
+    Latch *launcher = queue->launcher_latch;
     LWLockRelease(queue->lock);
+    // The launcher gives the slot on after the backoff (and hears of the
+    // worker process's end from the postmaster too).
+    if (launcher != nullptr)
+        SetLatch(launcher);
 
     if (n_discarded > 0) {
         GdWriteResult results[gd_audit_max_batch];
@@ -359,6 +505,45 @@ void gd_audit_finish_batch(const int *slots, const GdWriteResult *results, int n
     ConditionVariableBroadcast(&queue->written_cv);
 }
 
+bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {
+    TimestampTz now = GetCurrentTimestamp();
+    bool give = false;
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    WriterSlot *mine = writer_for(dbid);
+    if (mine != nullptr && mine->pid == MyProcPid) {
+        // Waiting: databases with records and no writer at work, those
+        // whose slot waits for a worker process among them.
+        uint32 served[max_writers];
+        int n_served = 0;
+        for (const WriterSlot &w : queue->writers)
+            if (w.state == WriterState::Running || w.state == WriterState::Starting ||
+                w.state == WriterState::Backoff)
+                served[n_served++] = w.dbid;
+        guarded_ddl::Waiting next;
+        int64 waited = -1;
+        if (guarded_ddl::longest_waiting(headers(), gd_audit_queue_size, served, n_served, &next))
+            waited = Max(now - next.queued_us, 0);
+        give = guarded_ddl::should_hand_over(
+            hand_over_policy, guarded_ddl::has_ready(headers(), gd_audit_queue_size, dbid),
+            now - attached_at, waited);
+        if (give) {
+            // The slot goes to the database that waited longest; this
+            // one's records wait their turn like any other's. When that
+            // database has a slot already, waiting for a worker process,
+            // this writer's process is what it needs: the launcher gives
+            // the free slot on.
+            *mine = WriterSlot{};
+            if (writer_for(next.dbid) == nullptr)
+                *mine = WriterSlot{WriterState::Assigned, next.dbid, 0, nullptr, now};
+        }
+    }
+    Latch *launcher = queue->launcher_latch;
+    LWLockRelease(queue->lock);
+    if (give)
+        kick_dispatch(launcher);
+    return give;
+}
+
 bool gd_audit_writer_detach_if_idle(Oid dbid) {
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     bool idle = !guarded_ddl::pending_through(headers(), gd_audit_queue_size, dbid, UINT64_MAX);
@@ -369,4 +554,62 @@ bool gd_audit_writer_detach_if_idle(Oid dbid) {
     }
     LWLockRelease(queue->lock);
     return idle;
+}
+
+// The audit launcher: a background worker without a database that starts
+// the writers. It runs from server start (so a worker process is always
+// there to do it), wakes when a database needs a writer and when a writer's
+// worker process ends (the postmaster tells it: bgw_notify_pid), and looks
+// again every launcher_poll_ms while a database waits.
+static void gd_audit_launcher_sigusr1(SIGNAL_ARGS) {
+    int save_errno = errno;
+    SetLatch(MyLatch);
+    errno = save_errno;
+}
+
+static void gd_audit_launcher_exit(int, Datum) {
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    if (queue->launcher_pid == MyProcPid) {
+        queue->launcher_latch = nullptr;
+        queue->launcher_pid = 0;
+    }
+    LWLockRelease(queue->lock);
+}
+
+void gd_audit_register_launcher(void) {
+    BackgroundWorker worker;
+    memset(&worker, 0, sizeof worker);
+    worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+    worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+    worker.bgw_restart_time = 1;
+    strlcpy(worker.bgw_library_name, "guarded_ddl", BGW_MAXLEN);
+    strlcpy(worker.bgw_function_name, "gd_audit_launcher_main", BGW_MAXLEN);
+    strlcpy(worker.bgw_name, "guarded_ddl audit launcher", BGW_MAXLEN);
+    strlcpy(worker.bgw_type, "guarded_ddl audit launcher", BGW_MAXLEN);
+    RegisterBackgroundWorker(&worker);
+}
+
+void gd_audit_launcher_main(Datum) {
+    pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+    pqsignal(SIGHUP, SignalHandlerForConfigReload);
+    pqsignal(SIGUSR1, gd_audit_launcher_sigusr1);
+    BackgroundWorkerUnblockSignals();
+
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    queue->launcher_latch = MyLatch;
+    queue->launcher_pid = MyProcPid;
+    LWLockRelease(queue->lock);
+    before_shmem_exit(gd_audit_launcher_exit, 0);
+
+    while (!ShutdownRequestPending) {
+        ResetLatch(MyLatch);
+        if (ConfigReloadPending) {
+            ConfigReloadPending = false;
+            ProcessConfigFile(PGC_SIGHUP);
+        }
+        bool again = dispatch_writers();
+        (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                        again ? launcher_poll_ms : 10000, PG_WAIT_EXTENSION);
+    }
+    proc_exit(0);
 }

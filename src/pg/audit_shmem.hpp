@@ -9,6 +9,11 @@
 
 void gd_audit_install_shmem_hooks(void);
 
+// Registers the audit launcher, the background worker that starts the
+// writers. From _PG_init, while shared_preload_libraries load.
+void gd_audit_register_launcher(void);
+extern "C" PGDLLEXPORT void gd_audit_launcher_main(Datum main_arg);
+
 // Queues a copy of the entry for this database's writer and makes sure one
 // runs. When the queue is full the record goes to the server log instead
 // and the overflow counter says so. Never throws an ERROR.
@@ -47,5 +52,9 @@ void gd_audit_writer_connected(void);
 int gd_audit_take_batch(Oid dbid, int *slots, int max);
 const guarded_ddl::AuditEntry *gd_audit_entry(int slot);
 void gd_audit_finish_batch(const int *slots, const GdWriteResult *results, int n);
+// Gives the writer's slot to the database that has waited longest for one,
+// when the writer has nothing to write or has held the slot for a time
+// slice: true when it did, and the writer should exit.
+bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at);
 // Detaches the writer when nothing is queued for dbid; false when there is.
 bool gd_audit_writer_detach_if_idle(Oid dbid);

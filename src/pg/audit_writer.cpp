@@ -1,7 +1,8 @@
 // The audit writer: a background worker per database with queued records.
 // It writes them into guarded_ddl.ddl_log and lock_log in transactions of
-// its own, so they outlive the DDL's rollback and the backend's exit, and
-// exits after a second with nothing to do.
+// its own, so they outlive the DDL's rollback and the backend's exit. It
+// exits after a second with nothing to do, or earlier when another database
+// waits for its slot (pg/audit_shmem.cpp: the slots are taken in turns).
 //
 // It must never wedge or crash-loop: it waits at most a short lock_timeout
 // for its tables (DDL on them only delays it), gives each record a
@@ -44,6 +45,7 @@ namespace {
 constexpr long idle_exit_ms = 1000;
 constexpr long retry_pause_ms = 100;
 constexpr long gather_pause_ms = 5;
+constexpr long hand_over_poll_ms = 50;
 
 // Locks the log tables found installed for the insert, then checks that
 // they still are the extension's: a DROP EXTENSION may have committed since
@@ -190,7 +192,8 @@ void gd_audit_writer_main(Datum main_arg) {
     constexpr Size batch_block = Size{8} * 1024;
     MemoryContext batch_context = AllocSetContextCreate(TopMemoryContext, "guarded_ddl audit batch",
                                                         0, batch_block, 64 * batch_block);
-    TimestampTz idle_since = GetCurrentTimestamp();
+    TimestampTz attached_at = GetCurrentTimestamp();
+    TimestampTz idle_since = attached_at;
     for (;;) {
         CHECK_FOR_INTERRUPTS();
         if (ConfigReloadPending) {
@@ -205,6 +208,10 @@ void gd_audit_writer_main(Datum main_arg) {
             bool retry = write_batch(slots, n, batch_context);
             MemoryContextReset(batch_context);
             idle_since = GetCurrentTimestamp();
+            // Another database waits for a slot: this one's turn is over
+            // when it has nothing left, or has had its time slice.
+            if (gd_audit_writer_hand_over(dbid, attached_at))
+                proc_exit(0);
             // After a busy lock, try later; after a partial batch, let the
             // queue fill a little: a transaction per handful of records,
             // not per record, when DDL arrives in a stream.
@@ -214,11 +221,15 @@ void gd_audit_writer_main(Datum main_arg) {
             continue;
         }
 
+        if (gd_audit_writer_hand_over(dbid, attached_at))
+            proc_exit(0);
         long idle_ms = TimestampDifferenceMilliseconds(idle_since, GetCurrentTimestamp());
         if (idle_ms >= idle_exit_ms && gd_audit_writer_detach_if_idle(dbid))
             proc_exit(0);
+        // Nobody wakes an idle writer when another database starts
+        // waiting for its slot: it looks every hand_over_poll_ms.
         (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                        Max(idle_exit_ms - idle_ms, 10), PG_WAIT_EXTENSION);
+                        Max(Min(idle_exit_ms - idle_ms, hand_over_poll_ms), 10), PG_WAIT_EXTENSION);
         ResetLatch(MyLatch);
     }
 }

@@ -28,6 +28,7 @@ void _PG_init(void) {
 
     gd_define_gucs();
     gd_audit_install_shmem_hooks();
+    gd_audit_register_launcher();
     gd_install_process_utility_hook();
     gd_install_executor_hook();
     gd_install_transaction_callbacks();

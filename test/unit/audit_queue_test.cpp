@@ -101,3 +101,67 @@ TEST(AuditQueue, ARecordBeingCopiedInIsPendingButNotTaken) {
     publish_slot(q.slots, filling);
     EXPECT_EQ(take_batch(q.slots, 4, db_a, out, 4), 1);
 }
+
+TEST(AuditQueue, LongestWaitingIsTheOldestReadyRecordsDatabase) {
+    Queue q;
+    q.push(db_a);
+    q.push(db_b);
+    q.push(db_a);
+    Waiting w{};
+    ASSERT_TRUE(longest_waiting(q.slots, 4, nullptr, 0, &w));
+    EXPECT_EQ(w.dbid, db_a);
+    EXPECT_EQ(w.seq, 1u);
+    // db_a has a writer: db_b is next, although db_a has more queued.
+    uint32_t served[] = {db_a};
+    ASSERT_TRUE(longest_waiting(q.slots, 4, served, 1, &w));
+    EXPECT_EQ(w.dbid, db_b);
+    EXPECT_EQ(w.seq, 2u);
+    uint32_t both[] = {db_a, db_b};
+    EXPECT_FALSE(longest_waiting(q.slots, 4, both, 2, &w));
+}
+
+TEST(AuditQueue, LongestWaitingOrdersByArrivalNotBySlot) {
+    Queue q;
+    q.push(db_a);
+    int second = q.push(db_b);
+    // db_a's record is written; a newer one of db_a lands in front of db_b's.
+    q.slots[0].state = SlotState::Free;
+    q.hint = 0;
+    ASSERT_EQ(claim_slot(q.slots, 4, &q.hint, db_a, ++q.seq, 30), 0);
+    publish_slot(q.slots, 0);
+    Waiting w{};
+    ASSERT_TRUE(longest_waiting(q.slots, 4, nullptr, 0, &w));
+    EXPECT_EQ(w.dbid, db_b);
+    EXPECT_EQ(w.seq, q.slots[second].seq);
+}
+
+TEST(AuditQueue, OnlyReadyRecordsWait) {
+    Queue q;
+    int filling = claim_slot(q.slots, 4, &q.hint, db_a, ++q.seq, 10);
+    q.push(db_b);
+    int out[4];
+    take_batch(q.slots, 4, db_b, out, 4); // db_b's record is being written
+    Waiting w{};
+    EXPECT_FALSE(longest_waiting(q.slots, 4, nullptr, 0, &w));
+    EXPECT_FALSE(has_ready(q.slots, 4, db_a));
+    publish_slot(q.slots, filling);
+    ASSERT_TRUE(longest_waiting(q.slots, 4, nullptr, 0, &w));
+    EXPECT_EQ(w.dbid, db_a);
+    EXPECT_EQ(w.queued_us, 10);
+    EXPECT_TRUE(has_ready(q.slots, 4, db_a));
+    EXPECT_FALSE(has_ready(q.slots, 4, db_b));
+}
+
+TEST(AuditQueue, HandOver) {
+    HandOverPolicy p{10'000, 100'000};
+    // Nobody waits: keep the slot.
+    EXPECT_FALSE(should_hand_over(p, false, 5'000'000, -1));
+    EXPECT_FALSE(should_hand_over(p, true, 5'000'000, -1));
+    // Idle: give the slot once the other has waited a moment.
+    EXPECT_FALSE(should_hand_over(p, false, 0, 9'999));
+    EXPECT_TRUE(should_hand_over(p, false, 0, 10'000));
+    // Busy: only after a slice held, and when the other waited a slice.
+    EXPECT_FALSE(should_hand_over(p, true, 50'000, 900'000));
+    EXPECT_FALSE(should_hand_over(p, true, 900'000, 50'000));
+    EXPECT_TRUE(should_hand_over(p, true, 100'000, 100'000));
+}
