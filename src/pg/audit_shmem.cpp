@@ -55,6 +55,10 @@ struct WriterSlot {
     int pid;
     Latch *latch;
     TimestampTz since;
+    // The writer waits for a batch to fill (gd_audit_writer_gather): the
+    // records queued meanwhile, and whether it has been woken already.
+    bool gathering;
+    int gathered;
 };
 
 struct AuditQueue {
@@ -336,7 +340,11 @@ void gd_audit_submit(const AuditEntry *entry) {
         guarded_ddl::publish_slot(headers(), slot);
         WriterSlot *w = writer_for(MyDatabaseId);
         if (w != nullptr && w->state == WriterState::Running) {
-            writer_latch = w->latch;
+            // A gathering writer is woken once a batch is full, not by
+            // each record: a wake-up per record would cost what gathering
+            // saves.
+            if (!w->gathering || ++w->gathered == gd_audit_max_batch)
+                writer_latch = w->latch;
         } else if (w == nullptr) {
             // Without a slot it waits its turn: worth waking the launcher
             // only when a slot is free (a writer handing its slot over does
@@ -503,6 +511,34 @@ void gd_audit_finish_batch(const int *slots, const GdWriteResult *results, int n
     }
     LWLockRelease(queue->lock);
     ConditionVariableBroadcast(&queue->written_cv);
+}
+
+void gd_audit_writer_gather(Oid dbid, long window_ms) {
+    // Wake-ups from before are spent: records that arrived while the last
+    // batch was written are counted here instead. A flush() that woke the
+    // writer in between wakes it again within its 100 ms.
+    ResetLatch(MyLatch);
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    WriterSlot *mine = writer_for(dbid);
+    int ready = guarded_ddl::count_ready(headers(), gd_audit_queue_size, dbid, gd_audit_max_batch);
+    bool gathering = mine != nullptr && mine->pid == MyProcPid && ready < gd_audit_max_batch;
+    if (gathering) {
+        mine->gathering = true;
+        mine->gathered = ready;
+    }
+    LWLockRelease(queue->lock);
+    if (!gathering)
+        return;
+    // Woken early by a full batch, a flush() (which wakes the writer
+    // itself), or a signal.
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, window_ms,
+                    PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    mine = writer_for(dbid);
+    if (mine != nullptr && mine->pid == MyProcPid)
+        mine->gathering = false;
+    LWLockRelease(queue->lock);
 }
 
 bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {

@@ -56,5 +56,8 @@ void gd_audit_finish_batch(const int *slots, const GdWriteResult *results, int n
 // when the writer has nothing to write or has held the slot for a time
 // slice: true when it did, and the writer should exit.
 bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at);
+// Waits up to window_ms for more of dbid's records, or until a batch's worth
+// is queued or flush() asks for them.
+void gd_audit_writer_gather(Oid dbid, long window_ms);
 // Detaches the writer when nothing is queued for dbid; false when there is.
 bool gd_audit_writer_detach_if_idle(Oid dbid);

@@ -44,7 +44,13 @@ namespace {
 
 constexpr long idle_exit_ms = 1000;
 constexpr long retry_pause_ms = 100;
-constexpr long gather_pause_ms = 5;
+// After a partial batch the writer waits this long for more records: each
+// batch is a transaction whose commit flushes WAL, and with DDL arriving in
+// a stream, batches of one or two records made the writer the largest CPU
+// cost of the audit log (bench/ddl_cpu.sh). A full batch's worth or a
+// flush() ends the wait early; the first record after a quiet spell is
+// written at once.
+constexpr long gather_window_ms = 50;
 constexpr long hand_over_poll_ms = 50;
 
 // Locks the log tables found installed for the insert, then checks that
@@ -213,11 +219,12 @@ void gd_audit_writer_main(Datum main_arg) {
             if (gd_audit_writer_hand_over(dbid, attached_at))
                 proc_exit(0);
             // After a busy lock, try later; after a partial batch, let the
-            // queue fill a little: a transaction per handful of records,
-            // not per record, when DDL arrives in a stream.
-            if (retry || n < gd_audit_max_batch)
-                (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-                                retry ? retry_pause_ms : gather_pause_ms, PG_WAIT_EXTENSION);
+            // queue fill.
+            if (retry)
+                (void)WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, retry_pause_ms,
+                                PG_WAIT_EXTENSION);
+            else if (n < gd_audit_max_batch)
+                gd_audit_writer_gather(dbid, gather_window_ms);
             continue;
         }
 
