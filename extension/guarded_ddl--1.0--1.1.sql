@@ -75,26 +75,6 @@ COMMENT ON FUNCTION guarded_ddl.lock_timeline(timestamptz, timestamptz, bigint) 
 COMMENT ON FUNCTION guarded_ddl.lock_timeline(timestamptz, timestamptz) IS
     'SVG timeline of the locks this server''s guarded statements waited for and held between since and until (at most the newest 2000 lock rows), with blocked, failed and capped statements marked';
 
-CREATE OR REPLACE FUNCTION guarded_ddl.purge(older_than interval) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    removed bigint;
-BEGIN
-    IF older_than < interval '0' THEN
-        RAISE EXCEPTION 'guarded_ddl.purge: older_than must not be negative' USING ERRCODE = '22023';
-    END IF;
-    -- This server's rows only: a central review database keeps the rows
-    -- its subscriptions bring (purge(interval, bigint) removes those).
-    DELETE FROM guarded_ddl.ddl_log
-     WHERE system_identifier = guarded_ddl.system_identifier() AND started_at < now() - older_than;
-    GET DIAGNOSTICS removed = ROW_COUNT;
-    RETURN removed;
-END $$;
-COMMENT ON FUNCTION guarded_ddl.purge(interval) IS
-    'delete this server''s audit rows (and their lock rows) of statements older than the interval; returns how many statements';
-
 -- On a central review database: the retention of another server's rows.
 -- A publication of ddl_log and lock_log publishes inserts and updates only
 -- (examples/fleet), so a purge on a server never reaches the central log.
@@ -116,6 +96,15 @@ END $$;
 REVOKE ALL ON FUNCTION guarded_ddl.purge(interval, bigint) FROM PUBLIC;
 COMMENT ON FUNCTION guarded_ddl.purge(interval, bigint) IS
     'delete the audit rows (and their lock rows) of the given server''s statements older than the interval; returns how many statements';
+
+CREATE OR REPLACE FUNCTION guarded_ddl.purge(older_than interval) RETURNS bigint
+    LANGUAGE sql VOLATILE STRICT SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    -- This server's rows only: a central review database keeps the rows
+    -- its subscriptions bring (purge(interval, bigint) removes those).
+    RETURN guarded_ddl.purge(older_than, guarded_ddl.system_identifier());
+COMMENT ON FUNCTION guarded_ddl.purge(interval) IS
+    'delete this server''s audit rows (and their lock rows) of statements older than the interval; returns how many statements';
 
 -- No event triggers (issue 15): any sql_drop or table_rewrite trigger makes
 -- PostgreSQL track the dropped objects of every DDL statement, and that cost
