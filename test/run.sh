@@ -131,7 +131,7 @@ grep -qE '\.\.\. FAILED|\.\.\. failed|^not ok [0-9]+ ' "$GD_WORK/isolation.log" 
 
 gd_log "TAP tests (prove)"
 mkdir -p "$GD_WORK/tap" && chown --reference="$GD_WORK" "$GD_WORK/tap"
-gd_as_user env "PERL5LIB=$GD_PGXS/src/test/perl" "TESTDIR=$GD_WORK/tap" \
+gd_as_user env "PERL5LIB=$GD_PGXS/src/test/perl:$GD_WORK/test/perl" "TESTDIR=$GD_WORK/tap" \
     prove -v "$GD_WORK"/test/t/*.pl >"$GD_WORK/tap.log" 2>&1
 tap_ok=$(grep -E "^ *ok [0-9]+" "$GD_WORK/tap.log" | grep -cv "# skip")
 tap_skipped=$(grep -E "^ *ok [0-9]+" "$GD_WORK/tap.log" | grep -c "# skip")

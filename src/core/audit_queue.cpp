@@ -65,16 +65,12 @@ int count_pending(const SlotHeader *slots, int n) noexcept {
     return pending;
 }
 
-int count_ready(const SlotHeader *slots, int n, uint32_t dbid, int limit) noexcept {
-    int ready = 0;
-    for (int i = 0; i < n && ready < limit; i++)
-        if (slots[i].state == SlotState::Ready && slots[i].dbid == dbid)
-            ready++;
-    return ready;
-}
-
 bool has_ready(const SlotHeader *slots, int n, uint32_t dbid) noexcept {
-    return count_ready(slots, n, dbid, 1) > 0;
+    for (int i = 0; i < n; i++) {
+        if (slots[i].state == SlotState::Ready && slots[i].dbid == dbid)
+            return true;
+    }
+    return false;
 }
 
 bool longest_waiting(const SlotHeader *slots, int n, const uint32_t *skip, int n_skip,

@@ -49,9 +49,6 @@ bool pending_through(const SlotHeader *slots, int n, uint32_t dbid, uint64_t seq
 // How many slots are not free, for every database.
 int count_pending(const SlotHeader *slots, int n) noexcept;
 
-// How many of dbid's records are Ready for its writer, counting up to limit.
-int count_ready(const SlotHeader *slots, int n, uint32_t dbid, int limit) noexcept;
-
 // Whether dbid has a record Ready for its writer.
 bool has_ready(const SlotHeader *slots, int n, uint32_t dbid) noexcept;
 

@@ -55,10 +55,10 @@ struct WriterSlot {
     int pid;
     Latch *latch;
     TimestampTz since;
-    // The writer waits for a batch to fill (gd_audit_writer_gather): the
-    // records queued meanwhile, and whether it has been woken already.
+    // Records queued for the writer since it last took a batch, and
+    // whether it waits for a batch to fill (gd_audit_writer_gather).
+    int queued;
     bool gathering;
-    int gathered;
 };
 
 struct AuditQueue {
@@ -75,6 +75,10 @@ struct AuditQueue {
     // when that was last logged.
     TimestampTz short_since;
     TimestampTz short_logged;
+    // A database may have records and no writer at work: set whenever one
+    // might, cleared when a look at the whole queue found none. Spares the
+    // writers that look after every batch a scan of the queue.
+    bool maybe_waiting;
     // Then gd_audit_queue_size SlotHeaders and as many AuditEntries.
 };
 
@@ -150,8 +154,10 @@ void assign_slots(TimestampTz now) {
         if ((w.state == WriterState::Backoff &&
              TimestampDifferenceExceeds(w.since, now, writer_restart_delay_ms)) ||
             (w.state == WriterState::Starting &&
-             TimestampDifferenceExceeds(w.since, now, writer_start_timeout_ms)))
+             TimestampDifferenceExceeds(w.since, now, writer_start_timeout_ms))) {
             w = WriterSlot{};
+            queue->maybe_waiting = true;
+        }
         if (w.state != WriterState::Empty)
             served[n_served++] = w.dbid;
     }
@@ -250,6 +256,7 @@ bool dispatch_writers() {
         if (w.state == WriterState::Starting && w.dbid == dbids[k]) {
             w.state = WriterState::Assigned;
             w.since = assigned_at[k];
+            queue->maybe_waiting = true;
         }
         LWLockRelease(queue->lock);
     }
@@ -343,14 +350,17 @@ void gd_audit_submit(const AuditEntry *entry) {
             // A gathering writer is woken once a batch is full, not by
             // each record: a wake-up per record would cost what gathering
             // saves.
-            if (!w->gathering || ++w->gathered == gd_audit_max_batch)
+            if (++w->queued == gd_audit_max_batch || !w->gathering)
                 writer_latch = w->latch;
         } else if (w == nullptr) {
+            queue->maybe_waiting = true;
             // Without a slot it waits its turn: worth waking the launcher
             // only when a slot is free (a writer handing its slot over does
             // the rest). The launcher also looks every launcher_poll_ms
             // while a slot is in transition.
             kick = free_slot();
+        } else if (w->state == WriterState::Assigned) {
+            queue->maybe_waiting = true; // for a worker process
         }
         // Without the launcher (not started yet, or restarting) this
         // backend starts what waits, a writer after a backoff included.
@@ -481,6 +491,11 @@ void gd_audit_writer_attach(Oid dbid, int slot) {
 int gd_audit_take_batch(Oid dbid, int *slots, int max) {
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     int n = guarded_ddl::take_batch(headers(), gd_audit_queue_size, dbid, slots, max);
+    // What was queued is in this batch, or (a full batch) left for the
+    // next one, which the writer takes without gathering.
+    WriterSlot *mine = writer_for(dbid);
+    if (mine != nullptr && mine->pid == MyProcPid)
+        mine->queued = 0;
     LWLockRelease(queue->lock);
     return n;
 }
@@ -520,12 +535,9 @@ void gd_audit_writer_gather(Oid dbid, long window_ms) {
     ResetLatch(MyLatch);
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     WriterSlot *mine = writer_for(dbid);
-    int ready = guarded_ddl::count_ready(headers(), gd_audit_queue_size, dbid, gd_audit_max_batch);
-    bool gathering = mine != nullptr && mine->pid == MyProcPid && ready < gd_audit_max_batch;
-    if (gathering) {
+    bool gathering = mine != nullptr && mine->pid == MyProcPid && mine->queued < gd_audit_max_batch;
+    if (gathering)
         mine->gathering = true;
-        mine->gathered = ready;
-    }
     LWLockRelease(queue->lock);
     if (!gathering)
         return;
@@ -546,7 +558,7 @@ bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {
     bool give = false;
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     WriterSlot *mine = writer_for(dbid);
-    if (mine != nullptr && mine->pid == MyProcPid) {
+    if (mine != nullptr && mine->pid == MyProcPid && queue->maybe_waiting) {
         // Waiting: databases with records and no writer at work, those
         // whose slot waits for a worker process among them.
         uint32 served[max_writers];
@@ -559,6 +571,8 @@ bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {
         int64 waited = -1;
         if (guarded_ddl::longest_waiting(headers(), gd_audit_queue_size, served, n_served, &next))
             waited = Max(now - next.queued_us, 0);
+        else
+            queue->maybe_waiting = false;
         give = guarded_ddl::should_hand_over(
             hand_over_policy, guarded_ddl::has_ready(headers(), gd_audit_queue_size, dbid),
             now - attached_at, waited);
@@ -569,6 +583,7 @@ bool gd_audit_writer_hand_over(Oid dbid, TimestampTz attached_at) {
             // this writer's process is what it needs: the launcher gives
             // the free slot on.
             *mine = WriterSlot{};
+            queue->maybe_waiting = true; // this database's records, if any
             if (writer_for(next.dbid) == nullptr)
                 *mine = WriterSlot{WriterState::Assigned, next.dbid, 0, nullptr, now};
         }

@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GuardedDDLApply;
 use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('apply_concurrently');
@@ -98,19 +99,8 @@ $node->safe_psql('postgres', 'SET guarded_ddl.mode = off; DROP INDEX big_plain')
 my $old = $node->background_psql('postgres');
 $old->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
 $old->query_safe('SELECT 1');
-my $apply = $node->background_psql('postgres', on_error_stop => 0);
-my $pid = $apply->query_safe('SELECT pg_backend_pid()');
-$apply->{stdin} .= "CALL guarded_ddl.apply('CREATE INDEX big_v ON big (v)');\n\\echo apply_done\n";
-$apply->{run}->pump_nb;
-$node->poll_query_until('postgres', q{
-    SELECT count(*) = 1 FROM pg_stat_activity
-     WHERE backend_type = 'guarded_ddl apply worker' AND wait_event = 'virtualxid'})
-  or die 'the worker did not wait for the old snapshot';
-$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-$apply->{stdout} = '';
-$apply->query_until(qr/apply_done/, '');
-like($apply->{stderr}, qr/canceling statement due to user request/, 'cancel: the caller is cancelled');
-$apply->quit;
+like(cancel_apply_while_waiting($node, 'CREATE INDEX big_v ON big (v)', q{wait_event = 'virtualxid'}),
+    qr/canceling statement due to user request/, 'cancel: the caller is cancelled');
 is($node->safe_psql('postgres',
     q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'guarded_ddl apply worker'}),
     '0', 'cancel: no worker is left');

@@ -11,6 +11,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use GuardedDDLApply;
 
 my $node = PostgreSQL::Test::Cluster->new('apply_more');
 $node->init;
@@ -35,26 +36,12 @@ SELECT guarded_ddl.set_table_policy(t, large => true)
   FROM unnest(ARRAY['big', 'parts', 'parts_1', 'parts_2', 'mv']::regclass[]) t;
 });
 
-# Starts apply(sql) in the background, waits until its worker waits for a
-# lock or an old transaction (held by another session), cancels the caller,
-# and returns the caller's stderr.
+# Cancels apply(sql) while its worker waits for a lock held by another
+# session; returns the caller's stderr.
 sub cancel_while_waiting
 {
     my ($sql) = @_;
-    my $apply = $node->background_psql('postgres', on_error_stop => 0);
-    my $pid = $apply->query_safe('SELECT pg_backend_pid()');
-    $apply->{stdin} .= "CALL guarded_ddl.apply('$sql');\n\\echo apply_done\n";
-    $apply->{run}->pump_nb;
-    $node->poll_query_until('postgres', q{
-        SELECT count(*) = 1 FROM pg_stat_activity
-         WHERE backend_type = 'guarded_ddl apply worker' AND wait_event_type = 'Lock'})
-      or die "the worker did not wait: $sql";
-    $node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
-    $apply->{stdout} = '';
-    $apply->query_until(qr/apply_done/, '');
-    my $stderr = $apply->{stderr};
-    $apply->quit;
-    return $stderr;
+    return cancel_apply_while_waiting($node, $sql, q{wait_event_type = 'Lock'});
 }
 
 sub worker_count

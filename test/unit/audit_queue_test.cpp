@@ -152,20 +152,6 @@ TEST(AuditQueue, OnlyReadyRecordsWait) {
     EXPECT_FALSE(has_ready(q.slots, 4, db_b));
 }
 
-TEST(AuditQueue, CountReadyStopsAtTheLimitAndSkipsOthers) {
-    Queue q;
-    q.push(db_a);
-    q.push(db_b);
-    q.push(db_a);
-    q.push(db_a);
-    EXPECT_EQ(count_ready(q.slots, 4, db_a, 64), 3);
-    EXPECT_EQ(count_ready(q.slots, 4, db_a, 2), 2);
-    int out[4];
-    take_batch(q.slots, 4, db_a, out, 1); // one is being written
-    EXPECT_EQ(count_ready(q.slots, 4, db_a, 64), 2);
-    EXPECT_EQ(count_ready(q.slots, 4, db_b, 64), 1);
-}
-
 TEST(AuditQueue, HandOver) {
     HandOverPolicy p{10'000, 100'000};
     // Nobody waits: keep the slot.
