@@ -109,6 +109,7 @@ round() {
     gd_wait_no_clients "${DATA[$s]}"
     u0=$(gd_server_cpu_ticks "${DATA[$s]}" user)
     s0=$(gd_server_cpu_ticks "${DATA[$s]}" system)
+    gd_server_cpu_parts "${DATA[$s]}" >"$GD_WORK/parts0"
     gd_as_user pgbench -n -h "$GD_SOCKET" -p "${PORT[$s]}" -U postgres -c "$CLIENTS" -j 2 -t "$TXNS" \
         -f "$GD_WORK/ddl.sql" postgres >"$out" 2>&1 || gd_die "pgbench failed on $s (see $out)"
     if [ "$s" = audit ]; then
@@ -129,6 +130,11 @@ round() {
     txns=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$out")
     [ "$txns" = $((CLIENTS * TXNS)) ] || gd_die "pgbench processed ${txns:-no} transactions on $s (see $out)"
     echo "$txns $((u1 - u0)) $((s1 - s0))" >>"$GD_WORK/r-$s"
+    # "part ms/tx" of this round, part by part (a part missing from one
+    # reading counts 0 there).
+    gd_server_cpu_parts "${DATA[$s]}" | join -a1 -a2 -e 0 -o 0,1.2,2.2 "$GD_WORK/parts0" - |
+        awk -v hz="$(getconf CLK_TCK)" -v t="$txns" '{ printf "%s %.4f\n", $1, ($3 - $2) * 1000 / hz / t }' \
+            >>"$GD_WORK/parts-$s"
     if [ "$s" = audit ]; then
         psql_on "$s" "SELECT count(*) FROM guarded_ddl.ddl_log WHERE application_name = 'pgbench'" >>"$GD_WORK/rows-audit"
         psql_on "$s" "SELECT format('queued %s, written %s, overflowed %s, failed %s', queued, written, overflowed, failed)
@@ -193,6 +199,20 @@ fi
 table user 2
 table system 3
 echo "A/A (vanilla2 / vanilla) is the noise of this run: a ratio inside its spread is no measurable cost."
+echo
+echo "Where the CPU went (user + system), ms per transaction, median over the rounds of each part:"
+echo "exited = the pgbench backends (reaped by the postmaster at the round's end) and workers that ended."
+parts=$(cat "$GD_WORK"/parts-* | cut -d' ' -f1 | sort -u)
+printf '  %-9s' server
+for p in $parts; do printf ' %14s' "$p"; done
+echo
+for s in "${SERVERS[@]}"; do
+    printf '  %-9s' "$s"
+    for p in $parts; do
+        printf ' %14.3f' "$(awk -v p="$p" '$1 == p { print $2 }' "$GD_WORK/parts-$s" | { grep . || echo 0; } | gd_median)"
+    done
+    echo
+done
 }
 
 [ "$N" -gt 0 ] || exit 0

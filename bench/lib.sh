@@ -42,6 +42,31 @@ GD_TICKS_AWK='
 function gd_ticks(k) { return k == "user" ? $12 + $14 : k == "system" ? $13 + $15 : $12 + $13 + $14 + $15 }'
 
 
+# Where the server's CPU goes: "part ticks" lines (user + system) for the
+# postmaster itself, its reaped children ("exited": the backends of clients
+# that left, workers that ended) and each kind of live child, named from its
+# process title (walwriter, checkpointer, guarded_ddl audit writer, ...;
+# client backends are "backend"). Differences of two readings, part by part,
+# attribute gd_server_cpu_ticks's total; a worker that exits in between
+# moves from its part to "exited".
+gd_server_cpu_parts() { # gd_server_cpu_parts PGDATA
+    local pm pid title
+    pm=$(head -1 "$1/postmaster.pid") || return 1
+    awk '{ sub(/^.*\) /, ""); print "postmaster", $12 + $13; print "exited", $14 + $15 }' "/proc/$pm/stat"
+    for pid in $(gd_children_ticks "$pm" | cut -d' ' -f1); do
+        title=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+        title=${title#postgres: }
+        case $title in
+        "guarded_ddl audit writer"*) title="audit writer" ;;
+        "guarded_ddl audit launcher"*) title="audit launcher" ;;
+        checkpointer* | "background writer"* | walwriter* | "autovacuum launcher"* | "logical replication launcher"*)
+            title=$(awk '{ print ($1 == "background" || $1 == "autovacuum" || $1 == "logical") ? $1 "_" $2 : $1 }' <<<"$title") ;;
+        *) title=backend ;;
+        esac
+        awk -v t="${title// /_}" '{ sub(/^.*\) /, ""); print t, $12 + $13 + $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || true
+    done | awk '{ s[$1] += $2 } END { for (p in s) print p, s[p] }' | sort
+}
+
 # gd_start_server with another try when the random port it picked is taken
 # (gd_start_server exits on failure, so each try runs in a subshell); sets
 # GD_DATA and GD_PORT like it.

@@ -41,7 +41,8 @@ constexpr long launcher_poll_ms = 100;
 constexpr long short_log_after_ms = 1000;
 constexpr long short_log_every_ms = 60000;
 
-constexpr guarded_ddl::HandOverPolicy hand_over_policy{10 * 1000, 100 * 1000};
+// In microseconds: 10 ms idle, a 100 ms slice.
+constexpr guarded_ddl::HandOverPolicy hand_over_policy{int64_t{10} * 1000, int64_t{100} * 1000};
 
 // Empty -> Assigned (chosen for a waiting database) -> Starting (its worker
 // registered) -> Running (attached) -> Empty (idle, or handed over); a
