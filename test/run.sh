@@ -80,6 +80,19 @@ show_failures() { # show_failures FILE...
     local f
     for f in "$@"; do [ -s "$f" ] && { echo "---- $f"; head -c 20000 "$f"; }; done
 }
+# prove's log is long: the failed checks with their diagnostics, prove's
+# summary, and the end of each failed test's server-side log.
+show_tap_failures() { # show_tap_failures TAP_LOG
+    local t
+    echo "---- $1 (failed checks)"
+    grep -E -A8 '^ *not ok [0-9]+' "$1" | head -c 20000
+    sed -n '/^Test Summary Report/,$p' "$1"
+    for t in $(sed -n 's|^.*/test/t/\([0-9a-z_]*\)\.pl (Wstat.*|\1|p' "$1"); do
+        [ -s "$GD_WORK/tap/tmp_check/log/regress_log_$t" ] || continue
+        echo "---- regress_log_$t (end)"
+        tail -c 6000 "$GD_WORK/tap/tmp_check/log/regress_log_$t"
+    done
+}
 
 # Unit tests of the logic zone, through the CMake build (also proves it builds).
 gd_log "unit tests (GoogleTest via CMake)"
@@ -142,8 +155,7 @@ count "$tap_ok" "$tap_bad" tap
 [ "$tap_skipped" -eq 0 ] ||
     echo "tap:       $tap_skipped skipped ($(grep -E '^ *ok [0-9]+ # skip' "$GD_WORK/tap.log" |
         sed 's/.*# skip *//' | sort -u | paste -sd ';'))" >>"$GD_WORK/summary"
-grep -qE '^Result: PASS' "$GD_WORK/tap.log" ||
-    show_failures "$GD_WORK/tap.log" "$GD_WORK"/tap/tmp_check/log/regress_log_*
+grep -qE '^Result: PASS' "$GD_WORK/tap.log" || show_tap_failures "$GD_WORK/tap.log"
 
 # Distribution: META.json and `make dist` (PGXN); the Debian package built,
 # installed into the system PostgreSQL and installchecked (as root only; the

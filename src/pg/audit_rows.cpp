@@ -313,6 +313,8 @@ void fill_hold_times(HoldTimes &h, const AuditEntry &e) {
 void gd_audit_write_rows(const int *slots, int n, Oid ddl_log, Oid lock_log, bool fleet_rows) {
     Relation statements_rel = table_open(ddl_log, RowExclusiveLock);
     Relation locks_rel = table_open(lock_log, RowExclusiveLock);
+    // The tables are locked: changes to them have been seen by now.
+    gd_table_writer_refresh();
     GdTableWriter *statements = gd_table_writer_begin(statements_rel);
     GdTableWriter *locks = gd_table_writer_begin(locks_rel);
     StatementColumns sc = statement_columns(statements, fleet_rows);

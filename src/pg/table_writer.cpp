@@ -30,8 +30,8 @@ namespace {
 // two tables batch after batch, and preparing a default (reading it from
 // the catalog, planning it) cost more than the rows of a small batch. A
 // change of one of the tables or of any function drops them all, at the
-// next gd_table_writer_begin (a writer may be using them when the
-// invalidation arrives).
+// next gd_table_writer_refresh: never while a writer may use them (an
+// invalidation can arrive whenever a lock is taken, an index opened).
 struct PreparedDefaults {
     Oid relid;
     int natts;
@@ -66,8 +66,6 @@ PreparedDefaults *prepared_for(Relation rel) {
         CacheRegisterRelcacheCallback(defaults_changed, Datum(0));
         CacheRegisterSyscacheCallback(PROCOID, functions_changed, Datum(0));
     }
-    if (prepared_stale)
-        forget_prepared();
     int natts = RelationGetDescr(rel)->natts;
     PreparedDefaults *free_entry = nullptr;
     for (PreparedDefaults &p : prepared_tables) {
@@ -76,10 +74,11 @@ PreparedDefaults *prepared_for(Relation rel) {
         if (free_entry == nullptr && !OidIsValid(p.relid))
             free_entry = &p;
     }
-    if (free_entry == nullptr) { // more tables than entries: start over
-        forget_prepared();
-        free_entry = &prepared_tables[0];
-    }
+    // More tables than entries: this writer's defaults are its own, freed
+    // with the others at the next refresh.
+    if (free_entry == nullptr)
+        free_entry = static_cast<PreparedDefaults *>(
+            MemoryContextAllocZero(prepared_context, sizeof(PreparedDefaults)));
     auto *defaults = static_cast<ExprState **>(
         MemoryContextAllocZero(prepared_context, natts * sizeof(ExprState *)));
     auto *prepared = static_cast<bool *>(MemoryContextAllocZero(prepared_context, natts));
@@ -88,6 +87,11 @@ PreparedDefaults *prepared_for(Relation rel) {
 }
 
 } // namespace
+
+void gd_table_writer_refresh(void) {
+    if (prepared_context != nullptr && prepared_stale)
+        forget_prepared();
+}
 
 GdTableWriter *gd_table_writer_begin(Relation rel) {
     auto *w = static_cast<GdTableWriter *>(palloc0(sizeof(GdTableWriter)));

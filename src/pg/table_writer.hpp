@@ -14,6 +14,11 @@
 
 struct GdTableWriter;
 
+// Drops the column defaults prepared for earlier writers if a change of
+// their table or of a function made them stale. Call it before beginning
+// writers, never while one is in use.
+void gd_table_writer_refresh(void);
+
 // Opens rel, which the caller has locked (RowExclusiveLock) and checked, for
 // inserts and updates in the current transaction.
 GdTableWriter *gd_table_writer_begin(Relation rel);
