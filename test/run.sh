@@ -83,14 +83,17 @@ show_failures() { # show_failures FILE...
 # prove's log is long: the failed checks with their diagnostics, prove's
 # summary, and the end of each failed test's server-side log.
 show_tap_failures() { # show_tap_failures TAP_LOG
-    local t
+    local t log
     echo "---- $1 (failed checks)"
-    grep -E -A8 '^ *not ok [0-9]+' "$1" | head -c 20000
+    grep -E -A5 '^ *not ok [0-9]+' "$1" | head -c 20000
     sed -n '/^Test Summary Report/,$p' "$1"
+    # tap/tmp_check/log up to PostgreSQL 15, log from 16 on.
     for t in $(sed -n 's|^.*/test/t/\([0-9a-z_]*\)\.pl (Wstat.*|\1|p' "$1"); do
-        [ -s "$GD_WORK/tap/tmp_check/log/regress_log_$t" ] || continue
-        echo "---- regress_log_$t (end)"
-        tail -c 6000 "$GD_WORK/tap/tmp_check/log/regress_log_$t"
+        for log in "$GD_WORK"/tap/tmp_check/log/regress_log_"$t" "$GD_WORK"/log/regress_log_"$t"; do
+            [ -s "$log" ] || continue
+            echo "---- $log (end)"
+            tail -c 6000 "$log"
+        done
     done
 }
 
