@@ -44,14 +44,7 @@ STATEMENTS_PER_TXN=3
 
 gd_install_deps valgrind
 gd_build
-declare -A DATA PORT
-cleanup() {
-    for GD_DATA in "${DATA[@]}"; do gd_stop_server; done
-    if [ -n "${DCPU_KEEP:-}" ]; then gd_log "kept $GD_SANDBOX"; else gd_remove_sandbox; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-gd_make_sandbox
+gd_bench_sandbox "${DCPU_KEEP:-}"
 
 psql_on() { # psql_on SERVER SQL
     gd_as_user psql -X -q -At -h "$GD_SOCKET" -p "${PORT[$1]}" -U postgres -d postgres -v ON_ERROR_STOP=1 -c "$2"

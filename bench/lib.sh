@@ -67,6 +67,21 @@ gd_server_cpu_parts() { # gd_server_cpu_parts PGDATA
     done | awk '{ s[$1] += $2 } END { for (p in s) print p, s[p] }' | sort
 }
 
+# The sandbox of a benchmark whose servers are DATA[name] = PGDATA (and
+# PORT[name]), declared here: on exit every server is stopped and the
+# sandbox removed, or kept when KEEP is not empty (debugging).
+gd_bench_sandbox() { # gd_bench_sandbox KEEP
+    declare -gA DATA PORT
+    GD_BENCH_KEEP=$1
+    trap gd_bench_cleanup EXIT
+    trap 'exit 130' INT TERM
+    gd_make_sandbox
+}
+gd_bench_cleanup() {
+    for GD_DATA in "${DATA[@]}"; do gd_stop_server; done
+    if [ -n "$GD_BENCH_KEEP" ]; then gd_log "kept $GD_SANDBOX"; else gd_remove_sandbox; fi
+}
+
 # gd_start_server with another try when the random port it picked is taken
 # (gd_start_server exits on failure, so each try runs in a subshell); sets
 # GD_DATA and GD_PORT like it.

@@ -36,14 +36,7 @@ N=${N:-1000} # TPC-B transactions per callgrind session; 0 skips the callgrind p
 
 gd_install_deps valgrind
 gd_build
-declare -A DATA PORT
-cleanup() {
-    for GD_DATA in "${DATA[@]}"; do gd_stop_server; done
-    if [ -n "${TB_KEEP:-}" ]; then gd_log "kept $GD_SANDBOX"; else gd_remove_sandbox; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-gd_make_sandbox
+gd_bench_sandbox "${TB_KEEP:-}"
 
 for s in "${SERVERS[@]}"; do
     preload=''
