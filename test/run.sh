@@ -88,7 +88,7 @@ show_tap_failures() { # show_tap_failures TAP_LOG
     grep -E -A5 '^ *not ok [0-9]+' "$1" | head -c 20000
     sed -n '/^Test Summary Report/,$p' "$1"
     # tap/tmp_check/log up to PostgreSQL 15, log from 16 on.
-    for t in $(sed -n 's|^.*/test/t/\([0-9a-z_]*\)\.pl (Wstat.*|\1|p' "$1"); do
+    for t in $(sed -n 's|^.*/test/t/\([0-9a-z_]*\)\.pl *(Wstat.*|\1|p' "$1"); do
         for log in "$GD_WORK"/tap/tmp_check/log/regress_log_"$t" "$GD_WORK"/log/regress_log_"$t"; do
             [ -s "$log" ] || continue
             echo "---- $log (end)"

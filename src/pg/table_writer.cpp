@@ -166,10 +166,13 @@ namespace {
 ExprState *default_of(GdTableWriter *w, int i) {
     if (!w->default_prepared[i]) {
         Form_pg_attribute att = TupleDescAttr(RelationGetDescr(w->rel), i);
+        // All of it in the long-lived context, the default's own tree too:
+        // the planned expression's constants point into it (the planner
+        // copies nodes, not their values).
+        MemoryContext old = MemoryContextSwitchTo(prepared_context);
         Node *expr = att->attisdropped || att->attgenerated != '\0'
                          ? nullptr
                          : build_column_default(w->rel, i + 1);
-        MemoryContext old = MemoryContextSwitchTo(prepared_context);
         if (expr != nullptr)
             w->defaults[i] =
                 ExecInitExpr(expression_planner(reinterpret_cast<Expr *>(expr)), nullptr);

@@ -113,6 +113,11 @@ $node->safe_psql('postgres',
 my $log_offset = -s $node->logfile;
 $node->safe_psql('postgres', "COMMENT ON TABLE t IS 'poison'; CREATE TABLE after_poison (a int);");
 is(rows_for('CREATE TABLE after_poison%'), "t\nallowed committed", 'the record after the poison one is written');
+# A later batch than the one that prepared the default: the writer keeps
+# prepared defaults across batches, and their constants with them.
+is($node->safe_psql('postgres',
+    "SELECT ticket FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE after_poison%'"),
+    'none', 'a later batch fills the added column with its default too');
 is(rows_for('COMMENT ON TABLE t%'), 't', 'the refused record is not in the table');
 ok($node->log_contains(qr/the insert failed: new row for relation "ddl_log" violates check constraint "no_comments"\n.*DETAIL:  .*"command":"COMMENT"/, $log_offset),
     'the refused record is in the server log, whole');
