@@ -191,8 +191,13 @@ void gd_table_writer_insert(GdTableWriter *w) {
         if (w->given[i])
             continue;
         ExprState *expr = default_of(w, i);
-        if (expr != nullptr)
-            w->row->tts_values[i] = ExecEvalExpr(expr, econtext, &w->row->tts_isnull[i]);
+        if (expr == nullptr)
+            continue;
+        // In the row's own memory, as the executor evaluates defaults: gone
+        // with the next row, not kept until the batch ends.
+        MemoryContext old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+        w->row->tts_values[i] = ExecEvalExpr(expr, econtext, &w->row->tts_isnull[i]);
+        MemoryContextSwitchTo(old);
     }
     ExecStoreVirtualTuple(w->row);
     ExecSimpleRelationInsert(w->result, w->estate, w->row);
