@@ -92,6 +92,10 @@ bool longest_waiting(const SlotHeader *slots, int n, const uint32_t *skip, int n
     return true;
 }
 
+bool worth_gathering(int queued, int max_batch, int used, int capacity) noexcept {
+    return queued < max_batch && used * 2 < capacity;
+}
+
 bool should_hand_over(const HandOverPolicy &policy, bool own_ready, int64_t held_us,
                       int64_t waited_us) noexcept {
     if (waited_us < 0)

@@ -65,6 +65,12 @@ struct Waiting {
 bool longest_waiting(const SlotHeader *slots, int n, const uint32_t *skip, int n_skip,
                      Waiting *out) noexcept;
 
+// Whether a writer waits for a fuller batch (up to max_batch records
+// queued for it) before writing. Not once half the queue is in use: the
+// queue is shared by every database, and records gathered for one would
+// leave the others without room.
+bool worth_gathering(int queued, int max_batch, int used, int capacity) noexcept;
+
 // When a writer gives its slot to a database that waits for one. Idle (it
 // has nothing Ready), it leaves as soon as the other has waited idle_us (a
 // moment, so a slot about to be given anyway is not churned); busy, once it

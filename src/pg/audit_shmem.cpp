@@ -80,6 +80,8 @@ struct AuditQueue {
     // might, cleared when a look at the whole queue found none. Spares the
     // writers that look after every batch a scan of the queue.
     bool maybe_waiting;
+    // Slots not Free: from half the queue on, writers stop gathering.
+    int used;
     // Then gd_audit_queue_size SlotHeaders and as many AuditEntries.
 };
 
@@ -144,6 +146,25 @@ bool free_slot() {
 }
 
 bool writer_connected = false;
+
+// Stops every gathering writer (wake_all: every running writer), and
+// returns their latches, to be set once the lock is released. For a queue
+// that filled up so far that gathering must end.
+int writers_to_wake(bool wake_all, Latch **out) {
+    int n = 0;
+    for (WriterSlot &w : queue->writers) {
+        if (w.state != WriterState::Running || !(wake_all || w.gathering))
+            continue;
+        w.gathering = false;
+        out[n++] = w.latch;
+    }
+    return n;
+}
+
+// A session whose last wait for room ended with the queue still full: it
+// does not wait again until it found room, so an overload costs a session
+// one wait, not one per statement.
+bool waited_in_vain = false;
 
 // Frees the slots whose writer will not come (a start that timed out, a
 // backoff that is over), then gives each free slot to the database that
@@ -324,6 +345,55 @@ void gd_audit_install_shmem_hooks(void) {
     shmem_startup_hook = gd_audit_shmem_startup;
 }
 
+// A slot for this backend's next record, or -1 when the queue is full.
+// Caller holds the lock exclusively.
+static int claim_now(TimestampTz now) {
+    int slot = guarded_ddl::claim_slot(headers(), gd_audit_queue_size, &queue->hint, MyDatabaseId,
+                                       ++queue->next_seq, now);
+    if (slot >= 0) {
+        queue->counters.queued++;
+        queue->used++;
+    }
+    return slot;
+}
+
+// The queue is full: every writer is woken (none may gather now), and the
+// session waits for one to free a slot, up to audit_queue_wait. A DDL
+// statement a moment slower is better than its record only in the server
+// log. Interrupts are held: this runs at commit and abort too, where a
+// cancel must not be served, and the wait is bounded.
+static int claim_waiting(TimestampTz now) {
+    if (gd_audit_queue_wait_ms <= 0 || waited_in_vain)
+        return -1;
+    Latch *wake[max_writers];
+    LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+    int n_wake = writers_to_wake(true, wake);
+    Latch *launcher = queue->launcher_latch;
+    LWLockRelease(queue->lock);
+    for (int i = 0; i < n_wake; i++)
+        SetLatch(wake[i]);
+    // Records of databases without a writer at work need one started.
+    kick_dispatch(launcher);
+
+    TimestampTz deadline = TimestampTzPlusMilliseconds(now, gd_audit_queue_wait_ms);
+    int slot = -1;
+    HOLD_INTERRUPTS();
+    ConditionVariablePrepareToSleep(&queue->written_cv);
+    for (;;) {
+        LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+        slot = claim_now(GetCurrentTimestamp());
+        LWLockRelease(queue->lock);
+        long remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+        if (slot >= 0 || remaining <= 0)
+            break;
+        (void)ConditionVariableTimedSleep(&queue->written_cv, remaining, PG_WAIT_EXTENSION);
+    }
+    ConditionVariableCancelSleep();
+    RESUME_INTERRUPTS();
+    waited_in_vain = slot < 0;
+    return slot;
+}
+
 void gd_audit_submit(const AuditEntry *entry) {
     if (queue == nullptr)
         return;
@@ -332,16 +402,17 @@ void gd_audit_submit(const AuditEntry *entry) {
     bool kick = false;
     TimestampTz now = GetCurrentTimestamp();
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
-    int slot = guarded_ddl::claim_slot(headers(), gd_audit_queue_size, &queue->hint, MyDatabaseId,
-                                       ++queue->next_seq, now);
-    if (slot >= 0)
-        queue->counters.queued++;
-    else
-        queue->counters.overflowed++;
+    int slot = claim_now(now);
     LWLockRelease(queue->lock);
+    if (slot >= 0)
+        waited_in_vain = false;
+    else
+        slot = claim_waiting(now);
 
     // The copy happens outside the lock: 22 kB under it made every DDL
     // statement of every session queue behind each other's memcpy.
+    Latch *gatherers[max_writers];
+    int n_gatherers = 0;
     if (slot >= 0) {
         memcpy(&entries()[slot], entry, gd_audit_entry_used_size(entry));
         LWLockAcquire(queue->lock, LW_EXCLUSIVE);
@@ -363,16 +434,24 @@ void gd_audit_submit(const AuditEntry *entry) {
         } else if (w->state == WriterState::Assigned) {
             queue->maybe_waiting = true; // for a worker process
         }
+        if (!guarded_ddl::worth_gathering(0, gd_audit_max_batch, queue->used, gd_audit_queue_size))
+            n_gatherers = writers_to_wake(false, gatherers);
         // Without the launcher (not started yet, or restarting) this
         // backend starts what waits, a writer after a backoff included.
         launcher = queue->launcher_latch;
         kick = kick || (launcher == nullptr && writer_latch == nullptr);
+        LWLockRelease(queue->lock);
+    } else {
+        LWLockAcquire(queue->lock, LW_EXCLUSIVE);
+        queue->counters.overflowed++;
         LWLockRelease(queue->lock);
     }
 
     // The common case, a writer at work: wake it (cheap when it is awake).
     if (writer_latch != nullptr)
         SetLatch(writer_latch);
+    for (int i = 0; i < n_gatherers; i++)
+        SetLatch(gatherers[i]);
     if (kick)
         kick_dispatch(launcher);
     if (slot < 0)
@@ -524,6 +603,7 @@ void gd_audit_finish_batch(const int *slots, const GdWriteResult *results, int n
             break;
         }
         h.state = guarded_ddl::SlotState::Free;
+        queue->used--;
     }
     LWLockRelease(queue->lock);
     ConditionVariableBroadcast(&queue->written_cv);
@@ -536,7 +616,9 @@ void gd_audit_writer_gather(Oid dbid, long window_ms) {
     ResetLatch(MyLatch);
     LWLockAcquire(queue->lock, LW_EXCLUSIVE);
     WriterSlot *mine = writer_for(dbid);
-    bool gathering = mine != nullptr && mine->pid == MyProcPid && mine->queued < gd_audit_max_batch;
+    bool gathering = mine != nullptr && mine->pid == MyProcPid &&
+                     guarded_ddl::worth_gathering(mine->queued, gd_audit_max_batch, queue->used,
+                                                  gd_audit_queue_size);
     if (gathering)
         mine->gathering = true;
     LWLockRelease(queue->lock);
@@ -613,7 +695,7 @@ bool gd_audit_writer_detach_if_idle(Oid dbid) {
 // there to do it), wakes when a database needs a writer and when a writer's
 // worker process ends (the postmaster tells it: bgw_notify_pid), and looks
 // again every launcher_poll_ms while a database waits.
-static void gd_audit_launcher_sigusr1(SIGNAL_ARGS) {
+static void gd_audit_launcher_sigusr1(int) {
     int save_errno = errno;
     SetLatch(MyLatch);
     errno = save_errno;

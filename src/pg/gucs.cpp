@@ -15,6 +15,7 @@ int gd_max_rows_under_lock = 10000;
 int gd_max_lock_hold_ms = 10000;
 bool gd_audit = true;
 int gd_audit_queue_size = 256;
+int gd_audit_queue_wait_ms = 1000;
 
 static char *gd_rules_text = nullptr;
 static guarded_ddl::RuleOverrides gd_current_overrides{};
@@ -124,4 +125,11 @@ void gd_define_gucs(void) {
                             "overflow to the server log.",
                             "Each record takes about 21 kB of shared memory.", &gd_audit_queue_size,
                             256, 1, 65536, PGC_POSTMASTER, 0, nullptr, nullptr, nullptr);
+    DefineCustomIntVariable(
+        "guarded_ddl.audit_queue_wait",
+        "Longest a session waits for room in a full audit queue before its record goes to the "
+        "server log.",
+        "A session that waited in vain does not wait again until the queue had room. 0 never "
+        "waits.",
+        &gd_audit_queue_wait_ms, 1000, 0, 60000, PGC_SUSET, GUC_UNIT_MS, nullptr, nullptr, nullptr);
 }

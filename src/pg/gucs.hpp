@@ -27,9 +27,11 @@ const guarded_ddl::RuleOverrides &gd_rule_overrides(void);
 extern int gd_max_rows_under_lock;
 extern int gd_max_lock_hold_ms;
 
-// Audit log: whether DDL is recorded, and how many records the shared queue
-// holds (fixed at server start).
+// Audit log: whether DDL is recorded, how many records the shared queue
+// holds (fixed at server start), and how long a session waits for room in a
+// full queue (milliseconds, 0: never).
 extern bool gd_audit;
 extern int gd_audit_queue_size;
+extern int gd_audit_queue_wait_ms;
 
 void gd_define_gucs(void);

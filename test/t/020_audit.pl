@@ -7,6 +7,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 
 my $node = PostgreSQL::Test::Cluster->new('audit');
 $node->init;
@@ -210,6 +211,35 @@ is($logged + $overflowed, $issued, 'rows in the table plus overflowed records = 
 # still full: that record overflowed too, after the count above.
 is($log_lines, audit_stat('overflowed'), 'one server-log line per overflowed record');
 is($log_records, $overflowed, 'each overflowed statement is in the server log');
+
+# A full queue makes a statement wait for room rather than overflow: the
+# session waits (audit_queue_wait) while the locker keeps the writer from
+# writing, and once the locker commits every record is in the table. The
+# locker itself, holding the lock the writer needs, does not wait: waiting
+# there could only end in overflow.
+$locker = $node->background_psql('postgres', on_error_stop => 0);
+$locker->query_safe("SET guarded_ddl.audit_queue_wait = 0; BEGIN; LOCK TABLE guarded_ddl.ddl_log IN ACCESS EXCLUSIVE MODE;");
+my $overflowed_before = audit_stat('overflowed');
+my ($wait_out, $wait_err) = ('', '');
+my $waiter = IPC::Run::start(
+    [ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c',
+      "SET application_name = 'queue_waiter'; SET guarded_ddl.audit_queue_wait = '60s';",
+      map { ('-c', "CREATE TABLE waited_$_ (a int)") } 1 .. 5 ],
+    '>', \$wait_out, '2>', \$wait_err);
+ok($node->poll_query_until('postgres', q{
+    SELECT count(*) = 1 FROM pg_stat_activity
+     WHERE application_name = 'queue_waiter' AND wait_event_type = 'Extension'}),
+    'a session with the queue full waits for room');
+$locker->query_safe('COMMIT');
+$locker->quit;
+$waiter->finish;
+is($wait_err, '', 'its statements succeed');
+is($node->safe_psql('postgres', "SELECT guarded_ddl.flush();
+    SELECT count(*) FROM guarded_ddl.ddl_log WHERE statement LIKE 'CREATE TABLE waited_%'"),
+    "t\n5", 'once the writer could write, every record is in the table');
+# The one record that overflowed is the locker's own release, queued at its
+# COMMIT while it still held the lock the writer needed.
+is(audit_stat('overflowed'), $overflowed_before + 1, 'none of the waiting session\'s records overflowed');
 
 # pg_dump keeps the log: a restore into another database has every row.
 my $max_id = $node->safe_psql('postgres', 'SELECT guarded_ddl.flush(); SELECT max(id) FROM guarded_ddl.ddl_log');

@@ -165,3 +165,13 @@ TEST(AuditQueue, HandOver) {
     EXPECT_FALSE(should_hand_over(p, true, 900'000, 50'000));
     EXPECT_TRUE(should_hand_over(p, true, 100'000, 100'000));
 }
+
+TEST(AuditQueue, GatheringStopsAtAFullBatchOrAHalfFullQueue) {
+    EXPECT_TRUE(worth_gathering(0, 64, 0, 256));
+    EXPECT_TRUE(worth_gathering(63, 64, 127, 256));
+    EXPECT_FALSE(worth_gathering(64, 64, 64, 256));
+    // Other databases' records count as much as the writer's own.
+    EXPECT_FALSE(worth_gathering(1, 64, 128, 256));
+    // A queue of one slot is full with its only record.
+    EXPECT_FALSE(worth_gathering(0, 64, 1, 1));
+}
