@@ -6,7 +6,8 @@
 # inserted the row, against the end of the statement (started_at +
 # duration_ms), both from the server's clock. Then the same databases with
 # PostgreSQL's default of 8 worker processes, 7 writers for 64 databases:
-# they take turns, slower, and nothing is lost.
+# they take turns, slower, and nothing is lost. Last, a queue of 32 records:
+# sessions wait for room rather than overflow.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -150,5 +151,22 @@ is(scalar(@{ $r->{latency} }) + $overflow_lines, $r->{total},
 cmp_ok($r->{max_writers}, '<=', 7, 'short of workers: at most 7 writers ran at once');
 my $short_lines = () = $r->{log} =~ /no background worker process free for an audit writer/g;
 cmp_ok($short_lines, '<=', 1, "short of workers: said at most once ($short_lines)");
+
+# A queue an eighth of the default, with writers enough: once half of it is
+# in use the writers stop gathering, and a session that finds it full waits
+# for room (guarded_ddl.audit_queue_wait) instead of sending its record to
+# the server log. The wait is raised from its 1 s so that a slow machine
+# does not turn a long wait into an overflow.
+$node->adjust_conf('postgresql.conf', 'max_worker_processes', '72');
+$node->append_conf('postgresql.conf', qq{
+guarded_ddl.audit_queue_size = 32
+guarded_ddl.audit_queue_wait = '10s'
+});
+$node->restart;
+$r = run_load($seconds, $rate);
+ok($r->{total} > 0, "small queue: the 64 sessions ran $r->{total} DDL statements");
+is($r->{overflowed}, 0, 'small queue: nothing overflowed');
+is(scalar(@{ $r->{missing} }), 0, 'small queue: every statement is in its database\'s log')
+  or diag join("\n", @{ $r->{missing} });
 
 done_testing();
