@@ -91,8 +91,12 @@ show_tap_failures() { # show_tap_failures TAP_LOG
     for t in $(sed -n 's|^.*/test/t/\([0-9a-z_]*\)\.pl *(Wstat.*|\1|p' "$1"); do
         for log in "$GD_WORK"/tap/tmp_check/log/regress_log_"$t" "$GD_WORK"/log/regress_log_"$t"; do
             [ -s "$log" ] || continue
+            # Test::More's diagnostics (got, expected, the test's diag)
+            # follow each failed check here, not in prove's output.
+            echo "---- $log (failed checks with their diagnostics)"
+            grep -E -A12 '^\[[0-9:.]+\]\([0-9.]+s\) not ok ' "$log" | head -c 8000
             echo "---- $log (end)"
-            tail -c 6000 "$log"
+            tail -c 4000 "$log"
         done
     done
 }
