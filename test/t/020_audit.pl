@@ -187,6 +187,37 @@ $node->poll_query_until('postgres',
   or die 'the writer never went idle';
 $node->safe_psql('postgres', 'DROP DATABASE plain');
 
+# A transaction's release that reaches the writer in a later batch than its
+# statement: the written lock row gets its hold time then. And when purge()
+# removed the statement's row in between, the release has nothing to update
+# and is skipped, neither failing nor complaining.
+my $failed_before = audit_stat('failed');
+$log_offset = -s $node->logfile;
+for my $case ('kept', 'purged') {
+    my $session = $node->background_psql('postgres', on_error_stop => 1);
+    $node->safe_psql('postgres', "CREATE TABLE later_$case (a int)");
+    $session->query_safe("BEGIN; ALTER TABLE later_$case ADD COLUMN b int;");
+    $node->safe_psql('postgres', 'SELECT guarded_ddl.flush()');
+    is($node->safe_psql('postgres', "SELECT count(*) FROM guarded_ddl.ddl_log d
+        JOIN guarded_ddl.lock_log l ON l.ddl_id = d.id
+       WHERE d.statement LIKE 'ALTER TABLE later_$case%' AND l.granted AND l.held_ms IS NULL"),
+        '1', "$case: the statement's lock row is written while the transaction holds the lock");
+    $node->safe_psql('postgres', "DELETE FROM guarded_ddl.ddl_log WHERE statement LIKE 'ALTER TABLE later_$case%'")
+      if $case eq 'purged';
+    $session->query_safe('COMMIT');
+    $session->quit;
+    $node->safe_psql('postgres', 'SELECT guarded_ddl.flush()');
+}
+is($node->safe_psql('postgres', q{SELECT count(*) FROM guarded_ddl.ddl_log d
+    JOIN guarded_ddl.lock_log l ON l.ddl_id = d.id
+   WHERE d.statement LIKE 'ALTER TABLE later_kept%' AND l.granted AND l.held_ms >= 0}),
+    '1', 'kept: the later release sets its hold time');
+is($node->safe_psql('postgres', "SELECT count(*) FROM guarded_ddl.ddl_log WHERE statement LIKE 'ALTER TABLE later_purged%'"),
+    '0', 'purged: the release brought no row back');
+is(audit_stat('failed'), $failed_before, 'purged: the release of a purged statement did not fail');
+unlike(slurp_file($node->logfile, $log_offset), qr/guarded_ddl: audit record written/,
+    'no record went to the server log');
+
 # A tiny queue overflows: every record missing from the table is in the
 # server log, and the counter matches exactly.
 $node->append_conf('postgresql.conf', 'guarded_ddl.audit_queue_size = 2');
