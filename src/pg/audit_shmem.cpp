@@ -434,6 +434,8 @@ void gd_audit_submit(const AuditEntry *entry) {
         } else if (w->state == WriterState::Assigned) {
             queue->maybe_waiting = true; // for a worker process
         }
+        // Half the queue in use: no writer may gather any longer, whatever
+        // its own count (0 here).
         if (!guarded_ddl::worth_gathering(0, gd_audit_max_batch, queue->used, gd_audit_queue_size))
             n_gatherers = writers_to_wake(false, gatherers);
         // Without the launcher (not started yet, or restarting) this
