@@ -75,10 +75,13 @@ PreparedDefaults *prepared_for(Relation rel) {
             free_entry = &p;
     }
     // More tables than entries: this writer's defaults are its own, freed
-    // with the others at the next refresh.
-    if (free_entry == nullptr)
+    // with the others at the next refresh, which the stale mark forces:
+    // otherwise each batch would add an entry kept until a table changed.
+    if (free_entry == nullptr) {
         free_entry = static_cast<PreparedDefaults *>(
             MemoryContextAllocZero(prepared_context, sizeof(PreparedDefaults)));
+        prepared_stale = true;
+    }
     auto *defaults = static_cast<ExprState **>(
         MemoryContextAllocZero(prepared_context, natts * sizeof(ExprState *)));
     auto *prepared = static_cast<bool *>(MemoryContextAllocZero(prepared_context, natts));
